@@ -1,0 +1,1 @@
+"""Leadwire: lead-to-call platform."""
