@@ -1,0 +1,219 @@
+"""The `leadwire` command (CONTRACT.md section 2).
+
+Failures a user can fix (a missing setting, a server that cannot be reached, a schema behind)
+print one line to stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from leadwire.platform.embedded import EmbeddedError
+from leadwire.platform.errors import ConfigurationError, LeadwireError
+from leadwire.platform.observability import configure_logging
+from leadwire.platform.settings import Settings, load_settings
+
+
+def _fail(message: str) -> int:
+    print(f"leadwire: {message}", file=sys.stderr, flush=True)
+    return 2
+
+
+def _settings_for_commands(data_dir: str | None = None) -> Settings:
+    """Settings from the environment, filling unset URLs from a running `leadwire up`."""
+    from leadwire.platform.supervisor import runtime_env
+
+    settings = load_settings()
+    folder = Path(data_dir) if data_dir else settings.data_dir
+    if settings.database_url is None or settings.redis_url is None:
+        found = runtime_env(folder.resolve())
+        for key, value in found.items():
+            os.environ.setdefault(key, value)
+        settings = load_settings()
+    if settings.database_url is None:
+        raise ConfigurationError(
+            f"LEADWIRE_DATABASE_URL is not set and no `leadwire up` is running on {folder}"
+        )
+    return settings
+
+
+async def _preflight(settings: Settings) -> None:
+    from leadwire.platform.state import open_state
+
+    async with open_state(settings):
+        pass
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from leadwire.platform.supervisor import run_up
+
+    configure_logging(load_settings().log_level)
+    data_dir = Path(args.data_dir) if args.data_dir else load_settings().data_dir
+    return run_up(host=args.host, port=args.port, data_dir=data_dir, workers=args.workers)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from leadwire.app import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    settings.require("database_url", "redis_url", "secret_key")
+    asyncio.run(_preflight(settings))
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=20,
+        backlog=2048,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from leadwire.worker import run_worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    settings.require("database_url", "redis_url", "secret_key")
+    queues = args.queues.split(",") if args.queues else None
+    kwargs: dict[str, Any] = {"concurrency": args.concurrency}
+    if queues:
+        from leadwire.platform.queues import QUEUE_NAMES
+
+        unknown = [q for q in queues if q not in QUEUE_NAMES]
+        if unknown:
+            return _fail(f"unknown queue {unknown[0]!r}; queues are {', '.join(QUEUE_NAMES)}")
+        kwargs["queues"] = queues
+    else:
+        from leadwire.worker import WORKER_QUEUES
+
+        kwargs["queues"] = WORKER_QUEUES
+    asyncio.run(run_worker(settings, **kwargs))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from leadwire.platform import db
+    from leadwire.platform.state import check_servers
+
+    settings = _settings_for_commands()
+    assert settings.database_url
+
+    async def go() -> None:
+        from redis.asyncio import Redis
+
+        engine = db.create_engine(settings.database_url or "", pool_size=1)
+        try:
+            if settings.redis_url:
+                redis = Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+                try:
+                    await check_servers(engine, redis, settings)
+                finally:
+                    await redis.aclose()
+            await db.migrate(engine)
+            _, have, _ = await db.schema_is_current(engine)
+            print(f"database at {', '.join(sorted(have))}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    return 0
+
+
+def cmd_tenants_create(args: argparse.Namespace) -> int:
+    from leadwire.platform import db
+    from leadwire.platform.security import SecretBox
+    from leadwire.platform.state import check_schema
+    from leadwire.tenants import service
+
+    settings = _settings_for_commands()
+    settings.require("secret_key")
+
+    async def go() -> dict[str, Any]:
+        engine = db.create_engine(settings.database_url or "", pool_size=1)
+        try:
+            await check_schema(engine)
+            async with db.session_scope(db.create_sessionmaker(engine)) as session:
+                tenant, key = await service.create_tenant(
+                    session,
+                    slug=args.slug,
+                    name=args.name,
+                    plan=args.plan,
+                    secret_box=SecretBox(settings.fernet_key),
+                )
+                return {**service.tenant_view(tenant), "api_key": key}
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(go())
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"tenant {result['slug']} ({result['plan']}) created")
+        print(f"api key (shown once): {result['api_key']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadwire", description="Leadwire lead-to-call platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="API + workers + scheduler (embedded servers by default)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--data-dir", default=None, help="default .leadwire (LEADWIRE_DATA_DIR)")
+    up.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    up.set_defaults(func=cmd_up)
+
+    serve = sub.add_parser("serve", help="the API only")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="queue workers only")
+    worker.add_argument("--concurrency", type=int, default=10)
+    worker.add_argument(
+        "--queues", default=None, help="comma-separated (default: intake and the dial queues)"
+    )
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    tenants = sub.add_parser("tenants", help="manage tenants")
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", required=True)
+    create = tenants_sub.add_parser("create", help="create a tenant; prints its API key once")
+    create.add_argument("--slug", required=True)
+    create.add_argument("--name", default=None)
+    create.add_argument("--plan", choices=["starter", "pro", "enterprise"], default="starter")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=cmd_tenants_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (ConfigurationError, EmbeddedError) as exc:
+        return _fail(str(exc))
+    except LeadwireError as exc:
+        return _fail(f"{exc.code}: {exc.message}")
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

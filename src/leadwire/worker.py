@@ -1,0 +1,140 @@
+"""Every SAQ task and cron job, registered by explicit name, and the worker process.
+
+One process runs one SAQ `Worker` per queue it serves (one queue per kind of work and per dial
+priority). On SIGTERM/SIGINT every worker stops taking jobs, lets running jobs finish within
+the grace period, and SAQ re-queues any job it had to cancel; every task is idempotent, so a
+re-run is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from saq import CronJob, Worker
+
+from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
+from leadwire.platform.settings import Settings
+from leadwire.platform.state import AppState, open_state
+
+log = logging.getLogger("leadwire.worker")
+
+Task = Callable[..., Awaitable[Any]]
+
+HEARTBEAT_KEY = "leadwire:workers:heartbeat"
+
+
+def state_of(ctx: dict[str, Any]) -> AppState:
+    state: AppState = ctx["state"]
+    return state
+
+
+async def heartbeat(ctx: dict[str, Any]) -> None:
+    """Record that this worker process is alive (read by system-health)."""
+    state = state_of(ctx)
+    await state.redis.hset(HEARTBEAT_KEY, ctx["worker_name"], str(time.time()))  # type: ignore[misc]
+
+
+def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
+    """Queue name -> [(task name, function)]. Areas' task modules are listed here explicitly."""
+    tasks: dict[str, list[tuple[str, Task]]] = {name: [] for name in QUEUE_NAMES}
+    tasks[MAINTENANCE].append(("platform.heartbeat", heartbeat))
+    return tasks
+
+
+def cron_jobs() -> list[CronJob[Any]]:
+    return [CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10)]
+
+
+def build_workers(
+    state: AppState,
+    *,
+    queues: Sequence[str],
+    concurrency: int,
+    worker_name: str,
+) -> list[Worker[Any]]:
+    tasks = registered_tasks()
+    workers: list[Worker[Any]] = []
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["state"] = state
+        ctx["worker_name"] = worker_name
+
+    for name in queues:
+        functions = tasks[name]
+        if not functions and name != MAINTENANCE:
+            continue
+        worker = Worker(
+            state.queues[name],
+            functions=functions,
+            concurrency=concurrency if name != MAINTENANCE else 2,
+            cron_jobs=cron_jobs() if name == MAINTENANCE else None,
+            startup=startup,
+            timers={"schedule": 1, "sweep": 30, "abort": 1, "worker_info": 10},
+            shutdown_grace_period_s=20,
+            dequeue_timeout=1.0,
+        )
+        worker.SIGNALS = []  # this process owns the signals and stops every worker together
+        workers.append(worker)
+    return workers
+
+
+GRACE_S = 20.0
+
+
+async def drain(workers: Sequence[Worker[Any]], *, grace_s: float) -> None:
+    """Stop taking jobs, let running jobs finish (up to `grace_s`), then stop.
+
+    SAQ's own `stop()` waits its grace period on its upkeep loops too (they sleep for up to
+    the sweep timer), so we wait for the jobs ourselves and then stop with no grace: a job
+    still running at the deadline is cancelled and SAQ re-queues it.
+    """
+    for worker in workers:
+        worker.event.set()
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(w.job_task_contexts for w in workers):  # noqa: ASYNC110 - SAQ has no "idle" event
+        await asyncio.sleep(0.05)
+    for worker in workers:
+        worker._shutdown_grace_period_s = 0
+    await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+
+
+WORKER_QUEUES = (INTAKE, *DIAL_QUEUES)
+SCHEDULER_QUEUES = (MAINTENANCE,)
+
+
+async def run_worker(
+    settings: Settings, *, queues: Sequence[str] = QUEUE_NAMES, concurrency: int = 10
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker_name = f"{socket.gethostname()}:{os.getpid()}"
+    async with open_state(settings) as state:
+        workers = build_workers(
+            state, queues=queues, concurrency=concurrency, worker_name=worker_name
+        )
+        runs = [asyncio.create_task(w.start(), name=f"saq:{w.queue.name}") for w in workers]
+        log.info("worker ready", extra={"queues": list(queues), "worker": worker_name})
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *runs], return_when=asyncio.FIRST_COMPLETED)
+        log.info("worker stopping", extra={"worker": worker_name})
+        await drain(workers, grace_s=GRACE_S)
+        for run in runs:
+            run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*runs, return_exceptions=True)
+        waiter.cancel()
+        failed = [t for t in done if t is not waiter and t.exception() is not None]
+        with contextlib.suppress(Exception):
+            await state.redis.hdel(HEARTBEAT_KEY, worker_name)  # type: ignore[misc]
+        if failed:
+            raise RuntimeError(f"worker stopped on an error: {failed[0].exception()}")
