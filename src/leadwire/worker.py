@@ -92,17 +92,17 @@ GRACE_S = 20.0
 async def drain(workers: Sequence[Worker[Any]], *, grace_s: float) -> None:
     """Stop taking jobs, let running jobs finish (up to `grace_s`), then stop.
 
-    SAQ's own `stop()` waits its grace period on its upkeep loops too (they sleep for up to
-    the sweep timer), so we wait for the jobs ourselves and then stop with no grace: a job
-    still running at the deadline is cancelled and SAQ re-queues it.
+    SAQ's `stop()` waits its grace period on every task it owns, including its upkeep loops,
+    which sleep for up to the sweep timer; so we end those loops first (setting the event makes
+    them return when cancelled) and let the grace period apply to the jobs alone. A job still
+    running at the deadline is cancelled and SAQ re-queues it.
     """
     for worker in workers:
+        worker._shutdown_grace_period_s = int(grace_s)
         worker.event.set()
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(w.job_task_contexts for w in workers):  # noqa: ASYNC110 - SAQ has no "idle" event
-        await asyncio.sleep(0.05)
-    for worker in workers:
-        worker._shutdown_grace_period_s = 0
+        for task in list(worker.tasks):
+            if task.get_name() != "process":
+                task.cancel()
     await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
 
 

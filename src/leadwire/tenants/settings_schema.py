@@ -236,11 +236,15 @@ def split_secrets(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
 def masked_view(public: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
     """The settings as read back: every stored secret shown as "***"."""
     view = TenantSettings.model_validate(public).model_dump(mode="json")
+    view["sources"] = {
+        name: {k: v for k, v in block.items() if v is not None}
+        for name, block in view["sources"].items()
+        if block is not None
+    }
     for key in secrets:
         source, name = key.split(".", 1)
         block = view["sources"].get(source)
         if block is None:
             block = view["sources"][source] = {}
         block[name] = SECRET_MASK
-    view["sources"] = {k: v for k, v in view["sources"].items() if v is not None}
     return view
