@@ -38,6 +38,9 @@ class Lead(Base):
     source: Mapped[str] = mapped_column(String(32))
     # Natural key of the source (meta:<leadgen_id>, ...) or a fingerprint; unique per tenant.
     dedupe_key: Mapped[str] = mapped_column(String(300))
+    # Leads without a natural key: sha256 of tenant, phone, email and campaign, deduplicated
+    # within a 24 h window by `leadwire_ingest` (see the migration).
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(24))
     reject_reason: Mapped[str | None] = mapped_column(String(64))
@@ -73,6 +76,13 @@ class Lead(Base):
         Index("ix_leads_tenant_received", "tenant_id", "received_at", "id"),
         Index("ix_leads_tenant_status", "tenant_id", "status"),
         Index("ix_leads_phone", "phone_e164"),
+        Index(
+            "ix_leads_fingerprint",
+            "tenant_id",
+            "fingerprint",
+            "received_at",
+            postgresql_where=text("fingerprint IS NOT NULL"),
+        ),
         Index(
             "ix_leads_due",
             "next_action_at",
