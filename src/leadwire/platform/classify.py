@@ -31,7 +31,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; see the report
+import asyncpg  # type: ignore[import-untyped,unused-ignore]  # asyncpg ships no stubs
 import redis.exceptions as redis_exc
 import sqlalchemy.exc as sa_exc
 from pydantic import ValidationError

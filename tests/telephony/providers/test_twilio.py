@@ -329,6 +329,11 @@ async def test_update_twiml_replaces_what_the_call_does(twilio: TwilioProvider) 
     assert dict(parse_qsl(route.calls.last.request.content.decode())) == {"Twiml": twiml}
 
 
+async def test_update_twiml_refuses_what_twilio_would_refuse(twilio: TwilioProvider) -> None:
+    with pytest.raises(ValueError, match="4000"):
+        await twilio.update_twiml(SID, twiml="<Response><Say>" + "a" * 4000 + "</Say></Response>")
+
+
 async def test_find_call_asks_by_numbers_and_start_time_and_for_queued_calls(
     twilio: TwilioProvider,
 ) -> None:

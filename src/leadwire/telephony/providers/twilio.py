@@ -39,6 +39,8 @@ STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
 # Compliance §1.8: let an unanswered call ring at least 15 s; Twilio's maximum is 600 s.
 MIN_RING_TIMEOUT_S = 15
 MAX_RING_TIMEOUT_S = 600
+# Twilio's limit on inline TwiML.
+MAX_TWIML_CHARS = 4000
 
 # Errors that mean "this call is already over" when hanging up.
 _CALL_ALREADY_ENDED = frozenset({20404, 21220})
@@ -243,6 +245,8 @@ class TwilioProvider:
             return
 
     async def update_twiml(self, sid: str, *, twiml: str) -> None:
+        if len(twiml) > MAX_TWIML_CHARS:
+            raise ValueError(f"inline TwiML is limited to {MAX_TWIML_CHARS} characters")
         await self._request("POST", f"Calls/{sid}.json", data={"Twiml": twiml})
 
     async def fetch_call(self, sid: str) -> ProviderCall:
