@@ -223,6 +223,37 @@ def _default_duration(rng: random.Random, outcome: SimulatedOutcome) -> int:
     return 0
 
 
+def _rejection(error_code: int) -> SimulatedRejection:
+    status = REJECTION_STATUS[error_code]
+    body = {
+        "code": error_code,
+        "message": ERROR_NAMES.get(error_code, "Error"),
+        "more_info": f"https://www.twilio.com/docs/errors/{error_code}",
+        "status": status,
+    }
+    return SimulatedRejection(http_status=status, body=body)
+
+
+def _status_params(
+    event: _Event, *, sequence: int, sent_at: datetime, duration_s: int, error_code: int | None
+) -> dict[str, str]:
+    """What a status callback adds to the standard request parameters."""
+    params = {
+        "CallbackSource": "call-progress-events",
+        "SequenceNumber": str(sequence),
+        "Timestamp": _rfc2822(sent_at),
+    }
+    if event.status.is_final:
+        params["CallDuration"] = str(duration_s)
+        params["Duration"] = str(math.ceil(duration_s / 60))
+        if event.status in _SIP_CODES:
+            params["SipResponseCode"] = _SIP_CODES[event.status]
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+            params["ErrorMessage"] = ERROR_NAMES.get(error_code, "Call failed")
+    return params
+
+
 def simulate_call(
     *,
     seed: int | str,
@@ -252,8 +283,51 @@ def simulate_call(
     error_code = None
     if outcome is SimulatedOutcome.FAILED:
         error_code = (override.error_code if override else None) or DEFAULT_FAILURE_CODE
+    if error_code is not None and error_code in REJECTION_STATUS:
+        return SimulatedCall(call_sid, outcome, _rejection(error_code), (), {}, {})
 
-    resource = {
+    def sent_at(logical_s: float) -> datetime:
+        return started_at + timedelta(seconds=logical_s / time_compression)
+
+    events = _timeline(rng, outcome, duration_s=duration_s, ring_timeout_s=ring_timeout_s)
+    request = {
+        "AccountSid": account_sid,
+        "ApiVersion": API_VERSION,
+        "CallSid": call_sid,
+        "Called": to,
+        "Caller": from_,
+        "Direction": "outbound-api",
+        "From": from_,
+        "To": to,
+    }
+    callbacks: list[ScheduledCallback] = []
+    sequence = 0
+    for event in events:
+        at_s = event.logical_s / time_compression
+        if event.kind is CallbackKind.AMD:
+            params = {
+                "AccountSid": account_sid,
+                "CallSid": call_sid,
+                "AnsweredBy": event.answered_by.value,
+                "MachineDetectionDuration": str(event.detection_ms),
+            }
+        else:
+            params = {**request, "CallStatus": event.status.value}
+        if event.kind is CallbackKind.STATUS:
+            params |= _status_params(
+                event,
+                sequence=sequence,
+                sent_at=sent_at(event.logical_s),
+                duration_s=duration_s,
+                error_code=error_code,
+            )
+            sequence += 1
+        callbacks.append(ScheduledCallback(at_s, event.kind, params))
+        if event.kind is CallbackKind.STATUS and rng.random() < duplicate_probability:
+            callbacks.append(ScheduledCallback(at_s + rng.uniform(0.1, 2.0), event.kind, params))
+    callbacks.sort(key=lambda callback: callback.at_s)
+
+    created = {
         "sid": call_sid,
         "account_sid": account_sid,
         "to": to,
@@ -273,78 +347,17 @@ def simulate_call(
         "parent_call_sid": None,
         "uri": f"/{API_VERSION}/Accounts/{account_sid}/Calls/{call_sid}.json",
     }
-    if error_code is not None and error_code in REJECTION_STATUS:
-        status = REJECTION_STATUS[error_code]
-        body = {
-            "code": error_code,
-            "message": ERROR_NAMES.get(error_code, "Error"),
-            "more_info": f"https://www.twilio.com/docs/errors/{error_code}",
-            "status": status,
-        }
-        rejection = SimulatedRejection(http_status=status, body=body)
-        return SimulatedCall(call_sid, outcome, rejection, (), {}, {})
-
-    events = _timeline(rng, outcome, duration_s=duration_s, ring_timeout_s=ring_timeout_s)
-    base = {
-        "AccountSid": account_sid,
-        "ApiVersion": API_VERSION,
-        "CallSid": call_sid,
-        "Called": to,
-        "Caller": from_,
-        "Direction": "outbound-api",
-        "From": from_,
-        "To": to,
-    }
-    callbacks: list[ScheduledCallback] = []
-    sequence = 0
-    for event in events:
-        at_s = event.logical_s / time_compression
-        sent_at = started_at + timedelta(seconds=at_s)
-        params: dict[str, str]
-        if event.kind is CallbackKind.AMD:
-            params = {
-                "AccountSid": account_sid,
-                "CallSid": call_sid,
-                "AnsweredBy": event.answered_by.value,
-                "MachineDetectionDuration": str(event.detection_ms),
-            }
-        else:
-            params = {**base, "CallStatus": event.status.value}
-        if event.kind is CallbackKind.STATUS:
-            params |= {
-                "CallbackSource": "call-progress-events",
-                "SequenceNumber": str(sequence),
-                "Timestamp": _rfc2822(sent_at),
-            }
-            sequence += 1
-            if event.status.is_final:
-                params["CallDuration"] = str(duration_s)
-                params["Duration"] = str(math.ceil(duration_s / 60))
-                if event.status in _SIP_CODES:
-                    params["SipResponseCode"] = _SIP_CODES[event.status]
-                if error_code is not None:
-                    params["ErrorCode"] = str(error_code)
-                    params["ErrorMessage"] = ERROR_NAMES.get(error_code, "Call failed")
-        callbacks.append(ScheduledCallback(at_s, event.kind, params))
-        if event.kind is CallbackKind.STATUS and rng.random() < duplicate_probability:
-            callbacks.append(ScheduledCallback(at_s + rng.uniform(0.1, 2.0), event.kind, params))
-    callbacks.sort(key=lambda callback: callback.at_s)
-
-    final_status = events[-1].status
     answered = any(e.status is CallStatus.IN_PROGRESS for e in events)
     amd = next((e.answered_by for e in events if e.kind is CallbackKind.AMD), None)
-    ended_at = started_at + timedelta(seconds=events[-1].logical_s / time_compression)
-    billed_minutes = math.ceil(duration_s / 60)
+    ended_at = _rfc2822(sent_at(events[-1].logical_s))
     final = {
-        **resource,
-        "status": final_status.value,
-        "date_updated": _rfc2822(ended_at),
-        "start_time": _rfc2822(
-            started_at + timedelta(seconds=events[0].logical_s / time_compression)
-        ),
-        "end_time": _rfc2822(ended_at),
+        **created,
+        "status": events[-1].status.value,
+        "date_updated": ended_at,
+        "start_time": _rfc2822(sent_at(events[0].logical_s)),
+        "end_time": ended_at,
         "duration": str(duration_s) if answered else None,
-        "price": f"-{PRICE_PER_MINUTE * billed_minutes:.5f}" if answered else None,
+        "price": f"-{PRICE_PER_MINUTE * math.ceil(duration_s / 60):.5f}" if answered else None,
         "answered_by": amd.value if amd else None,
     }
-    return SimulatedCall(call_sid, outcome, None, tuple(callbacks), resource, final)
+    return SimulatedCall(call_sid, outcome, None, tuple(callbacks), created, final)
