@@ -31,7 +31,7 @@ or duplication of one call's callbacks reaches the same state as the in-order se
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -59,8 +59,22 @@ _FINAL_PRECEDENCE: dict[CallStatus, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackEvent:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallFacts:
+    """Facts a callback can report and the state keeps, merged first-value-wins (rule 4)."""
+
+    duration_s: int | None = None
+    billed_minutes: int | None = None
+    price: Decimal | None = None
+    price_unit: str | None = None
+    error_code: int | None = None
+    sip_response_code: int | None = None
+    answered_by: AnsweredBy | None = None
+    machine_detection_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackEvent(CallFacts):
     """One callback (or reconciliation result) about a call, parsed into data.
 
     `status` is None for an asynchronous AMD result, which carries only `answered_by`.
@@ -70,32 +84,16 @@ class CallbackEvent:
     status: CallStatus | None
     sequence_number: int | None = None
     timestamp: datetime | None = None
-    duration_s: int | None = None
-    billed_minutes: int | None = None
-    price: Decimal | None = None
-    price_unit: str | None = None
-    error_code: int | None = None
-    sip_response_code: int | None = None
-    answered_by: AnsweredBy | None = None
-    machine_detection_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CallState:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallState(CallFacts):
     """What is known about a call; `CallState()` is a call just created (`queued`)."""
 
     status: CallStatus = CallStatus.QUEUED
     # (SequenceNumber or -1, precedence) of the final status, to settle disagreeing finals.
     final_key: tuple[int, int] | None = None
     sequences: frozenset[int] = frozenset()
-    duration_s: int | None = None
-    billed_minutes: int | None = None
-    price: Decimal | None = None
-    price_unit: str | None = None
-    error_code: int | None = None
-    sip_response_code: int | None = None
-    answered_by: AnsweredBy | None = None
-    machine_detection_ms: int | None = None
     initiated_at: datetime | None = None
     ringing_at: datetime | None = None
     answered_at: datetime | None = None
@@ -134,17 +132,7 @@ class Transition:
         return self.effect in {Effect.ADVANCED, Effect.CORRECTED, Effect.MERGED}
 
 
-# Fields merged first-value-wins from any callback, late or not.
-_MERGED_FIELDS = (
-    "duration_s",
-    "billed_minutes",
-    "price",
-    "price_unit",
-    "error_code",
-    "sip_response_code",
-    "answered_by",
-    "machine_detection_ms",
-)
+_MERGED_FIELDS = tuple(field.name for field in fields(CallFacts))
 
 
 def _stage_timestamp_field(status: CallStatus) -> str | None:
