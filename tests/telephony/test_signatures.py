@@ -34,20 +34,24 @@ def _reference_signature(token: str, url: str, params: dict[str, str]) -> str:
     return base64.b64encode(digest).decode()
 
 
+def _verify(signature: str | None, *, query: str = "", base: str = BASE) -> None:
+    verify_form_request(
+        auth_tokens=[TOKEN],
+        public_base_url=base,
+        path=STATUS_PATH,
+        query=query,
+        params=FORM,
+        signature=signature,
+    )
+
+
 def test_the_signer_computes_what_twilio_computes() -> None:
     assert sign(auth_token=TOKEN, url=URL, params=FORM) == _reference_signature(TOKEN, URL, FORM)
 
 
 def test_a_signed_request_validates() -> None:
     signature = sign(auth_token=TOKEN, url=URL, params=FORM)
-    verify_form_request(
-        auth_tokens=[TOKEN],
-        public_base_url=BASE,
-        path=STATUS_PATH,
-        query="",
-        params=FORM,
-        signature=signature,
-    )
+    _verify(signature)
 
 
 @pytest.mark.parametrize(
@@ -91,23 +95,9 @@ def test_repeated_keys_are_signed_whole() -> None:
 
 def test_the_query_string_is_part_of_the_signed_url() -> None:
     signature = sign(auth_token=TOKEN, url=f"{URL}?attempt=42", params=FORM)
-    verify_form_request(
-        auth_tokens=[TOKEN],
-        public_base_url=BASE,
-        path=STATUS_PATH,
-        query="attempt=42",
-        params=FORM,
-        signature=signature,
-    )
+    _verify(signature, query="attempt=42")
     with pytest.raises(BadTwilioSignature):
-        verify_form_request(
-            auth_tokens=[TOKEN],
-            public_base_url=BASE,
-            path=STATUS_PATH,
-            query="attempt=43",
-            params=FORM,
-            signature=signature,
-        )
+        _verify(signature, query="attempt=43")
 
 
 def test_the_public_base_may_carry_a_prefix_and_a_trailing_slash() -> None:
@@ -116,14 +106,7 @@ def test_the_public_base_may_carry_a_prefix_and_a_trailing_slash() -> None:
         auth_token=TOKEN, url="https://edge.example/leadwire" + STATUS_PATH, params=FORM
     )
     assert public_url(base, STATUS_PATH) == "https://edge.example/leadwire" + STATUS_PATH
-    verify_form_request(
-        auth_tokens=[TOKEN],
-        public_base_url=base,
-        path=STATUS_PATH,
-        query="",
-        params=FORM,
-        signature=signature,
-    )
+    _verify(signature, base=base)
 
 
 def test_twilio_signing_with_an_explicit_port_is_accepted() -> None:
@@ -144,14 +127,7 @@ def test_old_and_new_tokens_around_a_rotation() -> None:
 @pytest.mark.parametrize("signature", [None, ""])
 def test_a_missing_signature_is_refused(signature: str | None) -> None:
     with pytest.raises(BadTwilioSignature) as caught:
-        verify_form_request(
-            auth_tokens=[TOKEN],
-            public_base_url=BASE,
-            path=STATUS_PATH,
-            query="",
-            params=FORM,
-            signature=signature,
-        )
+        _verify(signature)
     assert caught.value.status_code == 403
     assert caught.value.code == "bad_signature"
 
