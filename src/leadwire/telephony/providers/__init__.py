@@ -1,0 +1,1 @@
+"""Telephony providers behind one protocol: Twilio, and the simulated carrier."""
