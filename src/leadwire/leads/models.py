@@ -15,7 +15,8 @@ from leadwire.platform.db import Base, new_id
 
 class LeadStatus(enum.StrEnum):
     PENDING_FETCH = "pending_fetch"  # stored from an ids-only delivery; fields still to fetch
-    ACCEPTED = "accepted"  # stored and valid; waiting for enrichment and the gate
+    ACCEPTED = "accepted"  # stored and valid; waiting for processing (fetch, enrich, priority)
+    READY = "ready"  # processed and prioritized; waiting for the gate and a dial slot
     REJECTED = "rejected"  # never dialed (reject_reason says why)
     SCHEDULED = "scheduled"  # passed the gate (or deferred); in a dial queue or waiting
     BLOCKED = "blocked"  # the gate said block; never dialed
@@ -86,7 +87,9 @@ class Lead(Base):
         Index(
             "ix_leads_due",
             "next_action_at",
-            postgresql_where=text("status IN ('pending_fetch','accepted','scheduled','dialing')"),
+            postgresql_where=text(
+                "status IN ('pending_fetch','accepted','ready','scheduled','dialing')"
+            ),
         ),
     )
 

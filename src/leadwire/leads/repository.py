@@ -49,14 +49,18 @@ async def ingest(
     return lead_id, created
 
 
-async def get_lead(session: AsyncSession, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
+async def get_lead(
+    session: AsyncSession, *, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> Lead | None:
     result = await session.execute(
         select(Lead).where(Lead.tenant_id == tenant_id, Lead.id == lead_id)
     )
     return result.scalar_one_or_none()
 
 
-async def lock_lead(session: AsyncSession, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
+async def lock_lead(
+    session: AsyncSession, *, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> Lead | None:
     """The lead, row-locked for this transaction (jobs that change it take this first)."""
     result = await session.execute(
         select(Lead).where(Lead.tenant_id == tenant_id, Lead.id == lead_id).with_for_update()

@@ -92,6 +92,7 @@ def import_all_models() -> None:
 
     import leadwire
 
+    importlib.import_module("leadwire.platform.flags")
     for module in pkgutil.walk_packages(leadwire.__path__, "leadwire."):
         if module.name.endswith(".models"):
             importlib.import_module(module.name)
