@@ -1,0 +1,1 @@
+"""Versioned rule tables of the compliance gate (CSV, see README.md)."""
