@@ -5,6 +5,9 @@ PYTHON ?= python3
 # Resolved when a recipe runs, i.e. after `bootstrap` may have installed uv.
 UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 export UV_LINK_MODE ?= copy
+# Compile bytecode at install: this machine sets PYTHONDONTWRITEBYTECODE, so without it every
+# process would recompile every module it imports (seconds per process start).
+export UV_COMPILE_BYTECODE ?= 1
 
 .PHONY: up test check lint format typecheck pytest bench bootstrap sync clean
 
