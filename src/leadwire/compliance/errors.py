@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leadwire.platform.errors import ErrorClass, LeadwireError
+from leadwire.platform.errors import BadRequest, ErrorClass, LeadwireError, NotFound
 
 
 class ComplianceDataError(LeadwireError):
@@ -11,3 +11,13 @@ class ComplianceDataError(LeadwireError):
     status_code = 500
     code = "compliance_data_error"
     error_class = ErrorClass.SYSTEM
+
+
+class NotOnDncList(NotFound):
+    code = "not_on_dnc_list"
+
+
+class DncImportError(BadRequest):
+    """A DNC load cannot start: no such file, a bad option."""
+
+    code = "dnc_import_error"
