@@ -72,6 +72,7 @@ def test_tenant_import_summary_line(
     [
         (["--tenant", "nobody"], "leadwire: unknown_tenant: no tenant 'nobody'"),
         (["--state", "Texas"], "leadwire: dnc_import_error: 'Texas' is not a two-letter state"),
+        (["--state", "ZZ"], "leadwire: dnc_import_error: 'ZZ' is not a two-letter state"),
         (["--national", "--as-of", "soon"], "leadwire: dnc_import_error: --as-of 'soon'"),
     ],
 )
@@ -88,6 +89,17 @@ def test_bad_options_fail_with_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith(message), err
+
+
+def test_a_file_without_numbers_loads_nothing(
+    clean: AppState, database_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, ["<html>", "not found", "</html>"])
+    assert main(["dnc", "import", str(path), "--national", "--replace"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "leadwire: no_numbers: no valid number in 3 lines (3 rejected); nothing was loaded"
+    )
 
 
 def test_a_missing_file_fails_with_one_line(

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from leadwire.compliance import dnc_store, service
 from leadwire.compliance.dnc_store import DncTarget, ImportPhase, ImportProgress
+from leadwire.compliance.errors import NoNumbers
 from leadwire.compliance.facts import DncHit, DncListKind, DncSource
 from leadwire.platform.db import session_scope
 from leadwire.platform.state import AppState
@@ -235,7 +236,20 @@ async def test_health_without_a_registry(clean: AppState) -> None:
     }
 
 
-def test_state_targets_need_two_letters() -> None:
+async def test_a_file_without_numbers_changes_nothing(clean: AppState) -> None:
+    await load(clean, DncTarget.national(), ["5125550100"], as_of=NOW - dt.timedelta(days=40))
+    with pytest.raises(NoNumbers) as raised:
+        await load(clean, DncTarget.national(), ["NPA,NUMBER", "oops", ""], replace=True)
+    assert raised.value.field == "body"
+    assert "no valid number in 3 lines (2 rejected)" in raised.value.message
+    async with clean.sessions() as session:
+        health = await service.dnc_health(session, now=NOW)
+    [national] = health["lists"]
+    assert (national["numbers"], national["age_days"]) == (1, 40)
+
+
+@pytest.mark.parametrize("code", ["Texas", "ZZ", "T", ""])
+def test_state_targets_need_a_state_code(code: str) -> None:
     assert DncTarget.state("tx").key == "state:TX"
     with pytest.raises(ValueError, match="two-letter"):
-        DncTarget.state("Texas")
+        DncTarget.state(code)

@@ -118,6 +118,7 @@ async def test_upload_reports_bad_lines(client: httpx.AsyncClient, clean: AppSta
     [
         ("application/json", b'{"phone": "+15125550100"}', "", 415, None),
         ("text/csv", b"  \n", "", 422, "body"),
+        ("text/csv", b"NPA,NUMBER\nphone\n", "", 422, "body"),
         ("text/csv", b"5125550100\n", "?replace=maybe", 422, "replace"),
     ],
 )

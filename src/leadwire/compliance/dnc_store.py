@@ -28,11 +28,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadwire.compliance.dnc_numbers import DncParseStats, iter_dnc_numbers
+from leadwire.compliance.errors import NoNumbers
 from leadwire.compliance.facts import DncHit, DncListKind, DncSource
+from leadwire.compliance.locate import STATE_NAMES
 
 BATCH_SIZE = 250_000
 _LOCK_NAMESPACE = 7_210_100  # pg_advisory_xact_lock(namespace, list id)
 _STAGING = "dnc_import_staging"
+_STATE_CODES = frozenset(STATE_NAMES.values())
 
 
 class ImportPhase(enum.StrEnum):
@@ -63,7 +66,7 @@ class DncTarget:
 
     @classmethod
     def state(cls, code: str) -> DncTarget:
-        if len(code) != 2 or not code.isalpha() or not code.isascii():
+        if code.upper() not in _STATE_CODES:
             raise ValueError(f"{code!r} is not a two-letter state code")
         return cls(DncListKind.STATE, code.upper())
 
@@ -290,7 +293,7 @@ async def import_numbers(
     commits). With `replace`, numbers of the list that are not in the file are removed (a full
     registry download); otherwise the file is added to the list (an area-code file, a tenant's
     own additions). `progress` is called after every batch; `position` reports the bytes read
-    so far, for the percentage."""
+    so far, for the percentage. A file without a single valid number raises `NoNumbers`."""
     as_of = data_as_of or now
     list_id = await ensure_list(session, target)
     await session.execute(
@@ -320,6 +323,12 @@ async def import_numbers(
     while batch := list(itertools.islice(numbers, batch_size)):
         await raw.copy_records_to_table(_STAGING, records=zip(batch, strict=True))
         report(ImportPhase.READING)
+    if stats.accepted == 0:
+        # Most likely the wrong file; never let it empty (replace) or refresh a list.
+        lines_read = stats.accepted + stats.rejected + stats.skipped
+        raise NoNumbers(
+            f"no valid number in {lines_read} lines ({stats.rejected} rejected); nothing was loaded"
+        )
     report(ImportPhase.MERGING)
     await session.execute(text(f"ANALYZE {_STAGING}"))
     removed = 0

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from leadwire.platform.errors import BadRequest, ErrorClass, LeadwireError, NotFound
+from leadwire.platform.errors import (
+    BadRequest,
+    ErrorClass,
+    InvalidPayload,
+    LeadwireError,
+    NotFound,
+)
 
 
 class ComplianceDataError(LeadwireError):
@@ -21,3 +27,12 @@ class DncImportError(BadRequest):
     """A DNC load cannot start: no such file, a bad option."""
 
     code = "dnc_import_error"
+
+
+class NoNumbers(InvalidPayload):
+    """A DNC file or upload without one valid number: nothing is loaded."""
+
+    code = "no_numbers"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="body")
