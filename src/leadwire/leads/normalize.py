@@ -186,6 +186,7 @@ def parse_phone(raw: str | None, *, default_region: str) -> PhoneInfo:
 
 
 _SPACES = re.compile(r"\s+")
+_PUNCTUATION = re.compile(r"[^\w\s]")
 
 # USPS codes: the states, DC, the territories and the military "states".
 _STATES = {
@@ -208,7 +209,7 @@ STATE_CODES = frozenset(_STATES)
 
 
 def _state_key(text: str) -> str:
-    return _SPACES.sub(" ", text.replace(".", " ")).strip().lower()
+    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", text)).strip().lower()
 
 
 STATE_NAMES: Mapping[str, str] = {

@@ -79,6 +79,9 @@ class InboundRequest:
     content_type: str | None = None
 
     def __post_init__(self) -> None:
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            # Replay windows compare with Unix timestamps; a naive time would be read as local.
+            raise ValueError("InboundRequest.now must be timezone-aware")
         if not isinstance(self.headers, Headers):
             object.__setattr__(self, "headers", Headers(self.headers))
         if self.content_type is None:

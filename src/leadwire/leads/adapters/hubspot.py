@@ -210,7 +210,7 @@ class HubSpotAdapter:
         for i, raw_event in enumerate(events):
             event = as_object(raw_event, field=f"[{i}]")
             kind = event.get("subscriptionType", event.get("eventType"))
-            if kind not in LEAD_EVENT_TYPES:
+            if not isinstance(kind, str) or kind not in LEAD_EVENT_TYPES:
                 continue
             object_id = digits_id(event.get("objectId"), field=f"[{i}].objectId")
             portal_id = optional_digits_id(event.get("portalId"), field=f"[{i}].portalId")
