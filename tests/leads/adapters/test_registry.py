@@ -21,6 +21,7 @@ def test_app_level_endpoints_and_settings_keys():
         "google-ads",
     }
     assert adapter_for("google-ads").settings_key == "google_ads"
+    assert {n for n, a in ADAPTERS.items() if a.platform_signed} == {"meta", "hubspot"}
 
 
 @pytest.mark.parametrize("name", ["", "direct", "META", "google_ads", "../meta"])

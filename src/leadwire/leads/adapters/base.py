@@ -4,10 +4,17 @@ An adapter is pure: it gets an `InboundRequest` (built by the route from the raw
 answers with hints, a verification verdict (an exception or nothing) and canonical leads. The
 intake pipeline does the I/O around it:
 
-    adapter = adapter_for(source)                       # registry, 404 on unknown source
-    hints = adapter.tenant_hints(request)               # app-level endpoints only
-    adapter.verify(request, credentials=..., platform=..., now=request.now)   # 401 on failure
-    leads = adapter.parse(request)                      # 400 / 415 / 422
+    adapter = adapter_for(source)                    # registry; 404 on an unknown source
+    # tenant-scoped endpoint: the slug names the tenant
+    adapter.verify(request, credentials=tenant_block, platform=secrets)      # 401
+    leads = adapter.parse(request)                   # 400 / 415 / 422
+    # app-level endpoint, adapter.platform_signed (Meta, HubSpot):
+    adapter.verify(request, credentials=None, platform=secrets)
+    leads = adapter.parse(request)                   # route each lead by lead.tenant_hint
+    # app-level endpoint, otherwise (Salesforce, Google Ads):
+    hint = adapter.tenant_hints(request)             # resolve the tenant, 404 when unknown
+    adapter.verify(request, credentials=tenant_block, platform=secrets)
+    leads = adapter.parse(request)
 """
 
 from __future__ import annotations
@@ -126,6 +133,11 @@ class LeadSourceAdapter(Protocol):
             exists for it; Zapier and forms are tenant-scoped only.
         tenant_hint_kind: what `tenant_hints` values are (`page_id`, `portal_id`,
             `organization_id`, `google_key_sha256`), i.e. which setting resolves the tenant.
+        platform_signed: at the app-level endpoint the delivery is signed with the platform's
+            app secret (Meta, HubSpot): verify once with `credentials=None`, then parse and
+            route each lead by its `tenant_hint` (a batch may span tenants). When False
+            (Salesforce, Google Ads), resolve the tenant from `tenant_hints` first and verify
+            with that tenant's credentials.
     """
 
     @property
@@ -139,6 +151,9 @@ class LeadSourceAdapter(Protocol):
 
     @property
     def tenant_hint_kind(self) -> str | None: ...
+
+    @property
+    def platform_signed(self) -> bool: ...
 
     def tenant_hints(self, request: InboundRequest) -> list[str]:
         """Distinct tenant lookup values in the delivery, in order of appearance; [] when none

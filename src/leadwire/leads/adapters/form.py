@@ -80,6 +80,7 @@ class FormAdapter:
     settings_key = "form"
     app_level = False
     tenant_hint_kind = None
+    platform_signed = False
 
     def tenant_hints(self, request: InboundRequest) -> list[str]:
         return []

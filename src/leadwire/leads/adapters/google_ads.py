@@ -56,6 +56,7 @@ class GoogleAdsAdapter:
     settings_key = "google_ads"
     app_level = True
     tenant_hint_kind = "google_key_sha256"
+    platform_signed = False
 
     def tenant_hints(self, request: InboundRequest) -> list[str]:
         key = _body_key(request)

@@ -142,6 +142,7 @@ class HubSpotAdapter:
     settings_key = "hubspot"
     app_level = True
     tenant_hint_kind = "portal_id"
+    platform_signed = True
 
     def tenant_hints(self, request: InboundRequest) -> list[str]:
         try:

@@ -90,6 +90,7 @@ class MetaAdapter:
     settings_key = "meta"
     app_level = True
     tenant_hint_kind = "page_id"
+    platform_signed = True
 
     def tenant_hints(self, request: InboundRequest) -> list[str]:
         try:

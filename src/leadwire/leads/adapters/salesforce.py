@@ -175,6 +175,7 @@ class SalesforceAdapter:
     settings_key = "salesforce"
     app_level = True
     tenant_hint_kind = "organization_id"
+    platform_signed = False
 
     def tenant_hints(self, request: InboundRequest) -> list[str]:
         """The message's organization id in its 15-character form (`organization_key`): look

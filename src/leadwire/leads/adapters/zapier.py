@@ -26,6 +26,7 @@ class ZapierAdapter:
     settings_key = "zapier"
     app_level = False
     tenant_hint_kind = None
+    platform_signed = False
 
     def tenant_hints(self, request: InboundRequest) -> list[str]:
         return []
