@@ -18,7 +18,6 @@ their `column_id`. `is_test` ("Send test data") is kept on the lead so it is nev
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from pydantic import JsonValue
@@ -31,15 +30,11 @@ from leadwire.leads.adapters.credentials import PlatformSecrets, SourceCredentia
 from leadwire.leads.adapters.fields import map_fields, take_urgency
 from leadwire.leads.canonical import InboundLead
 from leadwire.platform.errors import BadSignature, InvalidPayload, LeadwireError
+from leadwire.tenants.source_keys import google_key_fingerprint
 
 __all__ = ["ADAPTER", "GoogleAdsAdapter", "google_key_fingerprint"]
 
 _REDACTED = "***"
-
-
-def google_key_fingerprint(google_key: str) -> str:
-    """The non-secret lookup form of a `google_key` (SHA-256 hex of its UTF-8 bytes)."""
-    return hashlib.sha256(google_key.encode()).hexdigest()
 
 
 def _body_key(request: InboundRequest) -> str | None:

@@ -49,6 +49,7 @@ from leadwire.platform.errors import (
     LeadwireError,
     UnsupportedMediaType,
 )
+from leadwire.tenants.source_keys import organization_key
 
 __all__ = [
     "ADAPTER",
@@ -96,12 +97,6 @@ def soap_fault(message: str, *, client_error: bool = False) -> bytes:
         " </soapenv:Body>\n"
         "</soapenv:Envelope>\n"
     ).encode()
-
-
-def organization_key(organization_id: str) -> str:
-    """The form to compare and look up organization ids by: the case-sensitive first 15
-    characters (an 18-character id is the 15 plus a checksum of their case)."""
-    return organization_id.strip()[:15]
 
 
 @dataclass(frozen=True, slots=True)
