@@ -33,6 +33,11 @@ _WHO = (
     r"(?:me|us|my (?:phone |cell |mobile )?(?:number|name|info|information|details)"
     r"|this (?:phone )?number)"
 )
+# Words a caller may put around a bare "stop" without changing what it means.
+_FILLER = (
+    r"(?:please|ok|okay|just|no|hey|so|and|now|oh|um+|uh+|look|listen|well|sorry|but"
+    r"|honestly|seriously|yeah|yes|i said|again|then|alright|all right)"
+)
 _REAL = r"(?:a |an |the |some |your )?(?:real |live |actual )?"
 _PERSON = (
     r"(?:person|human|agent|representative|rep|operator|manager|supervisor|someone|somebody"
@@ -149,8 +154,8 @@ _PHRASES: dict[CallerIntent, tuple[str, ...]] = {
 # Clauses that are the whole request on their own ("Stop.", "A human, please.", "No.").
 _CLAUSES: dict[CallerIntent, tuple[str, ...]] = {
     CallerIntent.OPT_OUT: (
-        r"^(?:(?:please|ok|okay|just|no|hey|so|and|now|oh)\s+)*stop(?:\s+(?:it|now|please|that"
-        r"|this|already|stop|right now|right there))*$",
+        rf"^(?:{_FILLER}\s+)*stop(?:\s+(?:it|now|please|that|this|already|stop|right now"
+        rf"|right there|thanks|thank you))*$",
         r"^(?:please\s+)?remove(?:\s+me)?(?:\s+please)?$",
     ),
     CallerIntent.TRANSFER: (
@@ -180,7 +185,10 @@ def detect_intents(text: str) -> frozenset[CallerIntent]:
     for intent, patterns in _COMPILED_PHRASES.items():
         if any(p.search(normalized) for p in patterns):
             found.add(intent)
-    clauses = [normalize(clause) for clause in sentences(text)] or [normalized]
+    # Clauses split at commas too: "um, stop" is a bare stop, "it won't stop, leaking" is not.
+    clauses = [normalize(clause) for part in text.split(",") for clause in sentences(part)] or [
+        normalized
+    ]
     for intent, patterns in _COMPILED_CLAUSES.items():
         if any(p.match(clause) for p in patterns for clause in clauses if clause):
             found.add(intent)

@@ -116,7 +116,7 @@ class Qualification:
 
 _DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|weekday)s?"
 _PART = r"(?:morning|afternoon|evening|night|noon|midday|lunch(?:time)?)"
-_CLOCK = r"\d{1,2}(?:\s?\d{2})?\s?(?:am|pm|a m|p m|o clock)?"
+_CLOCK = r"\d{1,2}(?:\s?\d{2})?(?:\s?(?:am|pm|a m|p m|o clock))?"
 _TIME_PHRASE = re.compile(
     rf"\b(?:"
     rf"(?:(?:this|next|on|tomorrow|today|tonight)\s+)?(?:{_DAY}|{_PART})(?:\s+{_PART})?"
