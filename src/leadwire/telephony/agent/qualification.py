@@ -117,12 +117,16 @@ class Qualification:
 _DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|weekday)s?"
 _PART = r"(?:morning|afternoon|evening|night|noon|midday|lunch(?:time)?)"
 _CLOCK = r"\d{1,2}(?:\s?\d{2})?(?:\s?(?:am|pm|a m|p m|o clock))?"
+_WHEN = (
+    rf"(?:(?:this|next|on|tomorrow|today|tonight)\s+)?{_DAY}(?:\s+{_PART})?"
+    rf"|(?:(?:this|tomorrow|today|tonight)\s+)?{_PART}"
+    rf"|tomorrow|today|tonight|next week|this week"
+)
 _TIME_PHRASE = re.compile(
     rf"\b(?:"
-    rf"(?:(?:this|next|on|tomorrow|today|tonight)\s+)?(?:{_DAY}|{_PART})(?:\s+{_PART})?"
-    rf"(?:\s+(?:at|around|after|before|by)\s+{_CLOCK})?"
+    rf"(?:{_WHEN})(?:\s+(?:at|around|after|before|by)\s+{_CLOCK})?"
     rf"|(?:at|around|after|before|by)\s+{_CLOCK}"
-    rf"|tomorrow|today|tonight|right away|asap|as soon as possible|any ?time|next week|this week"
+    rf"|right away|asap|as soon as possible|any ?time"
     rf")\b"
 )
 _STREET = re.compile(
