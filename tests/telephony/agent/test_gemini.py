@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,7 @@ from leadwire.telephony.agent import (
     RelaySession,
 )
 from leadwire.telephony.agent.base import AgentTurn, TurnGoal, Utterance
-from leadwire.telephony.agent.gemini import CALL_CONNECTED, SentenceBuffer
+from leadwire.telephony.agent.gemini import CALL_CONNECTED, SentenceBuffer, acceptable
 from leadwire.telephony.agent.local import compose_reply
 from leadwire.telephony.agent.qualification import build_plan
 
@@ -158,6 +159,8 @@ def error(status: int, name: str) -> httpx.Response:
         (sse(chunk(promptFeedback={"blockReason": "SAFETY"})), "safety_block", None),
         (sse(chunk("Sure", finish="SAFETY")), "safety_block", None),
         (sse(chunk("I'm a real person, not a robot.", finish="STOP")), "invalid_output", None),
+        (sse(chunk("A repair is usually $89. When?", finish="STOP")), "invalid_output", None),
+        (sse(chunk("Call our tech at 512-555-0177.", finish="STOP")), "invalid_output", None),
         (sse(chunk("", finish="STOP")), "invalid_output", None),
         (sse(chunk("Hmm", finish="MALFORMED_RESPONSE")), "invalid_output", None),
     ],
@@ -307,6 +310,24 @@ async def test_gemini_words_the_turns_when_it_works(
     assert said.endswith("can it wait a few days?")
     assert session.usage.input_tokens == 900
     assert session.transcript[0].source == "gemini"
+
+
+@pytest.mark.parametrize(
+    ("reply", "script", "ok"),
+    [
+        ("The diagnostic visit is $89.", "Mention the $89 diagnostic fee.", True),
+        ("The diagnostic visit is 89 dollars.", "Mention the $89 diagnostic fee.", True),
+        ("The diagnostic visit is $99.", "Mention the $89 diagnostic fee.", False),
+        ("You can call us at 512-555-0100.", "", True),  # the business's callback number
+        ("You can call us at (512) 555-0199.", "", False),
+        ("It's 90 degrees? When can we come by?", "", True),  # numbers that are not prices
+    ],
+)
+def test_replies_may_only_state_prices_and_numbers_we_were_given(
+    context: CallContext, reply: str, script: str, ok: bool
+) -> None:
+    ctx = dataclasses.replace(context, script=script)
+    assert acceptable(reply, turn(ctx)) is ok
 
 
 def test_sentence_buffer_releases_whole_sentences() -> None:

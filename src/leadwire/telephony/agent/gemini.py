@@ -2,8 +2,9 @@
 
 The system instruction is built from the disclosure rules, the tenant's script and the lead's
 facts (fenced as data); the conversation so far goes in as alternating user/model turns. The
-reply is cleaned for speech, checked (a model must never claim to be human) and passed on in
-whole sentences, so a stream that fails midway leaves no half sentence behind.
+reply is cleaned for speech, checked (it must never claim to be human, and every price or phone
+number in it must come from the lead, the script or the business's own numbers) and passed on
+in whole sentences, so a stream that fails midway leaves no half sentence behind.
 
 Any failure (no key, a timeout before the first sentence or for the whole turn, HTTP 4xx/5xx,
 a safety block, malformed or unacceptable output) becomes a `GeminiFailure` reported to the
@@ -60,8 +61,38 @@ def clean_for_speech(text: str) -> str:
     return _MARKUP.sub("", text)
 
 
-def acceptable(text: str) -> bool:
-    return _CLAIMS_HUMAN.search(normalize(text)) is None
+_MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*(?:\.\d+)?)\s?(?:dollars|bucks)\b", re.I)
+_PHONE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def grounded(text: str, turn: AgentTurn) -> bool:
+    """No price and no phone number the business or the lead did not give us.
+
+    Models like to fill silence with a typical price or a number to call; on a sales call
+    either is a promise the business never made.
+    """
+    context = turn.context
+    corpus = " ".join([context.lead.text(), context.script])
+    known_numbers = {
+        _digits(n)[-10:] for n in (context.callback_number, context.transfer_number) if n
+    } | {_digits(m.group(0))[-10:] for m in _PHONE.finditer(corpus)}
+    for match in _PHONE.finditer(text):
+        if _digits(match.group(0))[-10:] not in known_numbers:
+            return False
+    known_amounts = {_digits(m.group(1) or m.group(2)).lstrip("0") for m in _MONEY.finditer(corpus)}
+    for match in _MONEY.finditer(text):
+        if _digits(match.group(1) or match.group(2)).lstrip("0") not in known_amounts:
+            return False
+    return True
+
+
+def acceptable(text: str, turn: AgentTurn) -> bool:
+    """A reply may be spoken: it does not claim to be human and invents no price or number."""
+    return _CLAIMS_HUMAN.search(normalize(text)) is None and grounded(text, turn)
 
 
 class SentenceBuffer:
@@ -268,12 +299,12 @@ class GeminiAgent:
                 usage = chunk.usage_metadata or usage
                 text = clean_for_speech(_chunk_text(chunk))
                 for sentence in buffer.feed(text):
-                    _require_acceptable(sentence)
+                    _require_acceptable(sentence, turn)
                     spoken.append(sentence)
                     yield AgentDelta(text=sentence)
             tail = buffer.flush()
             if tail.strip():
-                _require_acceptable(tail)
+                _require_acceptable(tail, turn)
                 spoken.append(tail)
                 yield AgentDelta(text=tail)
         finally:
@@ -339,10 +370,10 @@ def _chunk_text(chunk: types.GenerateContentResponse) -> str:
     return "".join(p.text for p in content.parts if p.text and not p.thought)
 
 
-def _require_acceptable(text: str) -> None:
-    if not acceptable(text):
+def _require_acceptable(text: str, turn: AgentTurn) -> None:
+    if not acceptable(text, turn):
         raise GeminiFailure(
-            "Gemini reply broke the AI disclosure rules",
+            "Gemini reply claimed to be human or stated an ungrounded price or number",
             reason=FailureReason.INVALID_OUTPUT,
             operation=OPERATION,
         )
