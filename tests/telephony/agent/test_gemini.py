@@ -290,8 +290,11 @@ async def test_the_conversation_continues_on_the_floor_when_gemini_keeps_failing
     assert json.loads(frames[-1]["handoffData"])["booking"] == {"slot": "tomorrow at 9 am"}
     assert route.call_count == 5
     assert counter.counts == {("agent", "http_error"): 5}
-    assert session.usage.fallback_turns == 5
-    assert {e.source for e in session.transcript if e.speaker == "agent"} == {"local", "script"}
+    assert session.record.usage.fallback_turns == 5
+    assert {e.source for e in session.record.transcript if e.speaker == "agent"} == {
+        "local",
+        "script",
+    }
 
 
 async def test_gemini_words_the_turns_when_it_works(
@@ -308,8 +311,8 @@ async def test_gemini_words_the_turns_when_it_works(
     # The fixed disclosure first, then Gemini's words.
     assert said.startswith("Hi Sarah, this is Acme HVAC. This is an automated call")
     assert said.endswith("can it wait a few days?")
-    assert session.usage.input_tokens == 900
-    assert session.transcript[0].source == "gemini"
+    assert session.record.usage.input_tokens == 900
+    assert session.record.transcript[0].source == "gemini"
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ async def test_interrupt_and_dtmf_are_seen_while_a_reply_streams(
     agent.release.set()
     await asyncio.sleep(0.01)
     assert line.sent[before:] == []  # nothing more of the interrupted reply
-    assert session.transcript[-1].text == "Part one of"
+    assert session.record.transcript[-1].text == "Part one of"
 
     await line.incoming.put(dtmf("9"))
     await asyncio.wait_for(relay, timeout=2)

@@ -115,7 +115,7 @@ async def test_twilio_sequence_disclosure_interrupt_and_dtmf(
     assert head["last"] is False
     assert await call.say(interrupt("Got it, thank", "640")) == []
     assert await collect(stream) == []
-    cut = call.session.transcript[-1]
+    cut = call.session.record.transcript[-1]
     assert (cut.speaker, cut.text, cut.interrupted, cut.interrupted_after_ms) == (
         "agent",
         "Got it, thank",
@@ -148,11 +148,11 @@ async def test_twilio_sequence_disclosure_interrupt_and_dtmf(
     assert ended == Ended(outcome=Outcome.TRANSFERRED, reason=EndReason.TRANSFER)
 
     # Transcript: timestamped, speaker by speaker, keys included.
-    speakers = [(e.speaker, e.kind) for e in call.session.transcript]
+    speakers = [(e.speaker, e.kind) for e in call.session.record.transcript]
     assert speakers[0] == ("agent", "speech")
     assert ("caller", "dtmf") in speakers
-    assert call.session.transcript[0].at == FakeClock().now
-    assert call.session.transcript[-1].at > call.session.transcript[0].at
+    assert call.session.record.transcript[0].at == FakeClock().now
+    assert call.session.record.transcript[-1].at > call.session.record.transcript[0].at
     # Nothing more once the session is over.
     assert await call.say(prompt("hello?")) == []
 
@@ -260,8 +260,8 @@ async def test_full_qualification_and_booking(call: Call, log: EventLog) -> None
     assert booking.slot == "tomorrow morning"
     assert booking.details["service"] == "HVAC Emergency"
     assert ended == Ended(outcome=Outcome.BOOKED, reason=EndReason.BOOKED)
-    assert call.session.usage.agent_turns == 5
-    assert call.session.usage.output_tokens > 0
+    assert call.session.record.usage.agent_turns == 5
+    assert call.session.record.usage.output_tokens > 0
 
 
 async def test_booking_asked_for_early_asks_for_a_time(call: Call) -> None:
@@ -381,9 +381,9 @@ async def test_the_token_cap_ends_politely(
     while not call.session.ended and turns < 10:
         frames = await call.say(prompt("hmm, well, it is hard to say"))
         turns += 1
-    assert call.session.end_reason is EndReason.TOKEN_LIMIT
+    assert call.session.record.end_reason is EndReason.TOKEN_LIMIT
     assert 1 < turns < 10
-    assert call.session.usage.total_tokens <= limits.max_tokens
+    assert call.session.record.usage.total_tokens <= limits.max_tokens
     assert "wrap up" in spoken(frames)
     assert handoff(frames[-1])["reason"] == "token_limit"
 
@@ -408,11 +408,11 @@ async def test_unreadable_frames_are_recorded_not_fatal(call: Call) -> None:
     assert await call.say("{broken") == []
     assert await call.say({"type": "error", "description": "Invalid message received"}) == []
     assert await call.say({"type": "info", "name": "tokensPlayed", "value": 12}) == []
-    assert call.session.problems == (
+    assert call.session.record.problems == [
         "mystery: invalid message",
         "unknown: not JSON",
         "error: Invalid message received",
-    )
+    ]
     reply = await call.say(prompt("today"))
     assert_one_reply(reply)
 
@@ -443,3 +443,28 @@ async def test_the_lead_without_a_name_or_service_gets_a_neutral_opening(
     assert said.startswith("Hi, this is Acme HVAC.")
     assert "the request you sent us" in said
     assert said.rstrip().endswith("What can we help you with?")
+
+
+async def test_the_record_summarizes_the_call_for_storage(call: Call) -> None:
+    await call.say(SETUP)
+    await call.say(prompt("today"))
+    await call.say(dtmf("9"))
+    summary = call.session.record.as_dict()
+    json.dumps(summary)  # JSON-ready
+    assert summary["outcome"] == "opted_out"
+    assert summary["end_reason"] == "opt_out"
+    assert summary["handoff"]["outcome"] == "opted_out"
+    assert [e["speaker"] for e in summary["transcript"]] == [
+        "agent",
+        "caller",
+        "agent",
+        "caller",
+        "agent",
+    ]
+    assert summary["transcript"][3] == {
+        "at": "2026-11-21T15:00:00+00:00",
+        "speaker": "caller",
+        "text": "9",
+        "kind": "dtmf",
+    }
+    assert summary["usage"]["agent_turns"] == 2

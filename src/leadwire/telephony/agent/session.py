@@ -6,10 +6,10 @@ once (see `runner.run_relay`): only the newest reply may speak, and an ``interru
 prompt, or the end of the session stops the one in flight before its next token, even while
 it waits for the model.
 
-Order of decisions for the caller's words: opt-out (or "wrong number") first, always, even
-past a limit; then voicemail on the first words; then the call-length and token caps; then
-transfer, not interested, goodbye, booking, the answer to the booking offer, and only then
-qualification. Opt-out, transfer and goodbyes are fixed lines (`phrases`), never a model's.
+What the caller's words lead to is decided by `decide.decide` (opt-out first, always); the
+call-length and token caps are checked before every further agent turn and end the call
+politely. Opt-out, transfer and goodbyes are fixed lines (`phrases`), never a model's. What
+the call leaves behind (transcript, usage, events, outcome) is kept in `record`.
 
 Effects leave as `SessionEvent`s through the awaited `on_event` hook, each before the ``end``
 message that closes the session, so the route persists an opt-out before Twilio hangs up. If
@@ -20,29 +20,23 @@ has dealt with the failure.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import logging
-import re
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from leadwire.leads.enrichment.text import normalize
-from leadwire.telephony.agent import phrases
+from leadwire.telephony.agent import phrases, speaking
 from leadwire.telephony.agent.base import (
     Agent,
-    AgentDelta,
     AgentTurn,
     CallContext,
     PlanItem,
     TurnGoal,
-    TurnUsage,
     Utterance,
 )
+from leadwire.telephony.agent.decide import Step, decide
 from leadwire.telephony.agent.events import (
     Booking,
     Ended,
@@ -50,24 +44,19 @@ from leadwire.telephony.agent.events import (
     OptOut,
     Outcome,
     SessionEvent,
-    TranscriptEntry,
     TransferRequested,
-    UsageTotals,
 )
 from leadwire.telephony.agent.intents import CallerIntent, detect_intents
 from leadwire.telephony.agent.local import LocalAgent
 from leadwire.telephony.agent.protocol import (
     DtmfMessage,
-    EndMessage,
     ErrorMessage,
     InfoMessage,
     InterruptMessage,
     PromptMessage,
     SetupMessage,
-    TextMessage,
     UnparsedMessage,
     parse_incoming,
-    to_wire,
 )
 from leadwire.telephony.agent.qualification import (
     BEST_TIME,
@@ -76,8 +65,8 @@ from leadwire.telephony.agent.qualification import (
     read_answers,
     time_phrase,
 )
-
-logger = logging.getLogger(__name__)
+from leadwire.telephony.agent.record import CallRecord
+from leadwire.telephony.agent.speaking import Reply, Voice
 
 Clock = Callable[[], datetime]
 EventHook = Callable[[SessionEvent], Awaitable[None]]
@@ -100,31 +89,7 @@ class SessionLimits:
     max_reasks: int = 2  # after this many unclear answers to one item, move on
 
 
-_OPT_OUT_INTENTS = frozenset({CallerIntent.OPT_OUT, CallerIntent.WRONG_PARTY})
 _NOT_ANSWERS = frozenset({CallerIntent.ASKS_IF_AI, CallerIntent.REPEAT})
-_LAST_WORD = re.compile(r"\s+\S+\s*$")
-
-
-class _Reply:
-    """One reply being spoken; `stopped` is set when it must not say another word."""
-
-    __slots__ = ("index", "interrupted", "opening", "sent", "source", "stopped")
-
-    def __init__(self, index: int, *, source: str, opening: bool) -> None:
-        self.index = index
-        self.source = source
-        self.opening = opening
-        self.sent: list[str] = []
-        self.stopped = asyncio.Event()
-        self.interrupted = False
-
-
-def _split_last_word(text: str) -> tuple[str, str]:
-    """(what can go now, the last word to hold back so the reply can end with last=true)."""
-    match = _LAST_WORD.search(text)
-    if match is None or match.start() == 0:
-        return "", text
-    return text[: match.start()], text[match.start() :]
 
 
 class RelaySession:
@@ -141,7 +106,6 @@ class RelaySession:
     ) -> None:
         self._context = context
         self._agent = agent
-        self._floor = LocalAgent()
         self._clock = clock
         self._limits = limits or SessionLimits()
         self._on_event = on_event
@@ -154,74 +118,35 @@ class RelaySession:
         self._reasks: Counter[str] = Counter()
         self._remind_disclosure = False
 
-        self._setup: SetupMessage | None = None
-        self._started_at: datetime | None = None
-        self._transcript: list[TranscriptEntry] = []
-        self._usage = UsageTotals()
-        self._events: list[SessionEvent] = []
-        self._problems: list[str] = []
-        self._current: _Reply | None = None
-        self._last: _Reply | None = None
+        self.record = CallRecord()
+        self._voice = Voice(record=self.record, clock=clock, agent=agent, floor=LocalAgent())
         self._caller_turns = 0
-
-        self._outcome: Outcome | None = None
-        self._end_reason: EndReason | None = None
-        self._end_message: dict[str, Any] | None = None
 
     # --- what the route reads ----------------------------------------------------------------
 
     @property
     def ended(self) -> bool:
-        return self._outcome is not None
+        return self.record.outcome is not None
 
     @property
     def outcome(self) -> Outcome | None:
-        return self._outcome
-
-    @property
-    def end_reason(self) -> EndReason | None:
-        return self._end_reason
+        return self.record.outcome
 
     @property
     def end_message(self) -> dict[str, Any] | None:
         """The ``end`` frame (with handoffData) once the session is over."""
-        return self._end_message
-
-    @property
-    def events(self) -> tuple[SessionEvent, ...]:
-        return tuple(self._events)
-
-    @property
-    def transcript(self) -> tuple[TranscriptEntry, ...]:
-        return tuple(self._transcript)
-
-    @property
-    def usage(self) -> UsageTotals:
-        return self._usage
+        return self.record.end_message
 
     @property
     def qualification(self) -> dict[str, Any]:
         return self._qualification.as_dict()
 
     @property
-    def setup(self) -> SetupMessage | None:
-        return self._setup
-
-    @property
-    def started_at(self) -> datetime | None:
-        return self._started_at
-
-    @property
     def deadline(self) -> datetime | None:
         """When the call-length cap runs out (None before the session starts)."""
-        if self._started_at is None:
+        if self.record.started_at is None:
             return None
-        return self._started_at + timedelta(seconds=self._limits.max_call_seconds)
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        """Frames that could not be read and `error` messages from Twilio, in order."""
-        return tuple(self._problems)
+        return self.record.started_at + timedelta(seconds=self._limits.max_call_seconds)
 
     # --- input -------------------------------------------------------------------------------
 
@@ -231,10 +156,10 @@ class RelaySession:
         """Outgoing frames for one incoming frame (possibly none)."""
         parsed = parse_incoming(message)
         if isinstance(parsed, UnparsedMessage):
-            self._problems.append(f"{parsed.type or 'unknown'}: {parsed.problem}")
+            self.record.problems.append(f"{parsed.type or 'unknown'}: {parsed.problem}")
             return
         if isinstance(parsed, ErrorMessage):
-            self._problems.append(f"error: {parsed.description}")
+            self.record.problems.append(f"error: {parsed.description}")
             return
         if isinstance(parsed, InfoMessage) or self.ended:
             return
@@ -242,12 +167,12 @@ class RelaySession:
             self._interrupted(parsed)
             return
         if isinstance(parsed, SetupMessage):
-            if self._started_at is None:
-                self._setup = parsed
+            if self.record.started_at is None:
+                self.record.setup = parsed
                 async for out in self._open():
                     yield out
             return
-        if self._started_at is None:
+        if self.record.started_at is None:
             # Twilio sends setup first; if it did not, still never speak before disclosing.
             async for out in self._open():
                 yield out
@@ -282,7 +207,7 @@ class RelaySession:
     # --- the conversation --------------------------------------------------------------------
 
     async def _open(self) -> AsyncIterator[dict[str, Any]]:
-        self._started_at = self._now()
+        self.record.started_at = self._now()
         item = self._qualification.next_item()
         self._awaiting = item
         goal = TurnGoal.OPEN if item is not None else TurnGoal.OFFER
@@ -301,82 +226,65 @@ class RelaySession:
         self._record_caller(text, kind="speech")
         self._caller_turns += 1
         intents = detect_intents(text)
-
-        if intents & _OPT_OUT_INTENTS:
-            wrong_party = CallerIntent.OPT_OUT not in intents
-            async for out in self._opt_out(via="speech", heard=text, wrong_party=wrong_party):
-                yield out
-            return
-        if CallerIntent.VOICEMAIL in intents and self._caller_turns == 1:
-            async for out in self._close(
-                outcome=Outcome.VOICEMAIL,
-                reason=EndReason.VOICEMAIL,
-                line=phrases.voicemail_message(self._context),
-            ):
-                yield out
-            return
-        if CallerIntent.TRANSFER in intents:
-            async for out in self._transfer():
-                yield out
-            return
-        if CallerIntent.NOT_INTERESTED in intents:
-            async for out in self._close(
-                outcome=Outcome.NOT_INTERESTED,
-                reason=EndReason.NOT_INTERESTED,
-                line=phrases.not_interested_close(self._context),
-            ):
-                yield out
-            return
-        if CallerIntent.END in intents:
-            outcome = Outcome.QUALIFIED if self._qualification.complete else Outcome.ENDED
-            async for out in self._close(
-                outcome=outcome,
-                reason=EndReason.CALLER_ENDED,
-                line=phrases.caller_end_close(self._context),
-            ):
-                yield out
-            return
-
-        slot_named = time_phrase(text)
-        deny = CallerIntent.DENY in intents
-        wants_booking = CallerIntent.BOOK in intents or (
-            self._offered
-            and not deny
-            and (CallerIntent.AFFIRM in intents or slot_named is not None)
+        decision = decide(
+            intents=intents,
+            first_words=self._caller_turns == 1,
+            offered=self._offered,
+            slot_named=time_phrase(text),
+            slot_known=self._qualification.values.get(BEST_TIME),
         )
-        if wants_booking:
-            self._wants_booking = True
-            if slot_named is not None:
-                self._qualification.values[BEST_TIME] = slot_named
-            slot = self._qualification.values.get(BEST_TIME)
-            if slot:
-                async for out in self._book(slot):
-                    yield out
-                return
+        match decision.step:
+            case Step.OPT_OUT | Step.WRONG_PARTY:
+                wrong_party = decision.step is Step.WRONG_PARTY
+                frames = self._opt_out(via="speech", heard=text, wrong_party=wrong_party)
+            case Step.TRANSFER:
+                frames = self._transfer()
+            case Step.BOOK:
+                assert decision.slot is not None
+                frames = self._book(decision.slot)
+            case Step.VOICEMAIL | Step.NOT_INTERESTED | Step.DECLINE | Step.CALLER_END:
+                frames = self._close_for(decision.step)
+            case _:
+                frames = self._converse(decision.step, text, intents)
+        async for out in frames:
+            yield out
+
+    def _close_for(self, step: Step) -> AsyncIterator[dict[str, Any]]:
+        ctx = self._context
+        lines = {
+            Step.VOICEMAIL: (Outcome.VOICEMAIL, EndReason.VOICEMAIL, phrases.voicemail_message),
+            Step.NOT_INTERESTED: (
+                Outcome.NOT_INTERESTED,
+                EndReason.NOT_INTERESTED,
+                phrases.not_interested_close,
+            ),
+            Step.DECLINE: (Outcome.QUALIFIED, EndReason.QUALIFIED, phrases.qualified_close),
+            Step.CALLER_END: (
+                Outcome.QUALIFIED if self._qualification.complete else Outcome.ENDED,
+                EndReason.CALLER_ENDED,
+                phrases.caller_end_close,
+            ),
+        }
+        outcome, reason, line = lines[step]
+        return self._close(outcome=outcome, reason=reason, line=line(ctx))
+
+    async def _converse(
+        self, step: Step, text: str, intents: frozenset[CallerIntent]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Another agent turn (the caps apply here, and only here)."""
+        if step is Step.ASK_TIME:
             # Yes to a visit but no time known yet: go back and ask for one.
+            self._wants_booking = True
             self._offered = False
             self._qualification.skipped.discard(BEST_TIME)
-        if self._offered and deny:
-            async for out in self._close(
-                outcome=Outcome.QUALIFIED,
-                reason=EndReason.QUALIFIED,
-                line=phrases.qualified_close(self._context),
-            ):
-                yield out
-            return
-
-        # Every path below is another agent turn: the caps apply here.
         limit = self._limit_reached()
         if limit is not None:
-            async for out in self.close(reason=limit):
-                yield out
-            return
-        prefix = self._prefix(intents)
-        if self._offered:
-            async for out in self._reoffer(text, prefix):
-                yield out
-            return
-        async for out in self._qualify(text, intents, prefix):
+            frames = self.close(reason=limit)
+        elif step is Step.REOFFER:
+            frames = self._reoffer(text, self._prefix(intents))
+        else:
+            frames = self._qualify(text, intents, self._prefix(intents))
+        async for out in frames:
             yield out
 
     def _prefix(self, intents: frozenset[CallerIntent]) -> list[str]:
@@ -450,7 +358,8 @@ class RelaySession:
         self, *, via: Literal["speech", "dtmf"], heard: str, wrong_party: bool
     ) -> AsyncIterator[dict[str, Any]]:
         reason = EndReason.WRONG_PARTY if wrong_party else EndReason.OPT_OUT
-        phone = self._context.phone or (self._setup.to if self._setup and self._setup.to else "")
+        setup = self.record.setup
+        phone = self._context.phone or (setup.to if setup and setup.to else "")
         line = (
             phrases.wrong_party_confirmation(self._context)
             if wrong_party
@@ -522,18 +431,14 @@ class RelaySession:
         async for out in self._speak(reply, fixed=[(line, interruptible)], turn=None):
             yield out
         await self._emit(Ended(outcome=outcome, reason=reason))
-        assert self._end_message is not None
-        yield self._end_message
+        assert self.record.end_message is not None
+        yield self.record.end_message
 
     def _finish(
         self, outcome: Outcome, reason: EndReason, *, extra: Mapping[str, Any] | None = None
     ) -> None:
-        self._outcome = outcome
-        self._end_reason = reason
-        self._stop_current()
-        handoff = self._handoff(outcome, reason, extra=extra)
-        data = json.dumps(handoff, separators=(",", ":"), ensure_ascii=False)
-        self._end_message = to_wire(EndMessage(handoff_data=data))
+        self._voice.stop_current()
+        self.record.finish(outcome, reason, self._handoff(outcome, reason, extra=extra))
 
     def _handoff(
         self, outcome: Outcome, reason: EndReason, *, extra: Mapping[str, Any] | None = None
@@ -549,7 +454,7 @@ class RelaySession:
     def _limit_reached(self) -> EndReason | None:
         if self.deadline is not None and self._now() >= self.deadline:
             return EndReason.TIME_LIMIT
-        if self._limits.max_tokens - self._usage.total_tokens < self._limits.min_turn_tokens:
+        if self._limits.max_tokens - self.record.usage.total_tokens < self._limits.min_turn_tokens:
             return EndReason.TOKEN_LIMIT
         return None
 
@@ -578,12 +483,12 @@ class RelaySession:
     ) -> AgentTurn:
         history = [
             Utterance(speaker=e.speaker, text=e.text)
-            for e in self._transcript
+            for e in self.record.transcript
             if e.kind == "speech" and e.text
         ]
         if caller_text and history and history[-1] == Utterance("caller", caller_text):
             history.pop()
-        remaining = self._limits.max_tokens - self._usage.total_tokens
+        remaining = self._limits.max_tokens - self.record.usage.total_tokens
         return AgentTurn(
             context=self._context,
             goal=goal,
@@ -595,182 +500,31 @@ class RelaySession:
             max_output_tokens=max(1, min(self._limits.max_turn_output_tokens, remaining)),
         )
 
-    def _begin_reply(self, *, source: str, opening: bool = False, closing: bool = False) -> _Reply:
-        """Make a new reply the only one allowed to speak (the last words once ended)."""
-        self._stop_current()
-        self._transcript.append(
-            TranscriptEntry(at=self._now(), speaker="agent", text="", source=source)
-        )
-        reply = _Reply(len(self._transcript) - 1, source=source, opening=opening)
-        if self.ended and not closing:
-            reply.stopped.set()
-            return reply
-        self._current = self._last = reply
-        return reply
+    def _begin_reply(self, *, source: str, opening: bool = False, closing: bool = False) -> Reply:
+        # Once the session is over only its closing line may still be said.
+        return self._voice.begin(source=source, opening=opening, allowed=closing or not self.ended)
 
-    def _stop_current(self) -> None:
-        if self._current is not None:
-            self._current.stopped.set()
-            self._current = None
-
-    def _may_speak(self, reply: _Reply) -> bool:
-        return reply is self._current and not reply.stopped.is_set()
-
-    async def _speak(
-        self,
-        reply: _Reply,
-        *,
-        fixed: Sequence[tuple[str, bool | None]],
-        turn: AgentTurn | None,
+    def _speak(
+        self, reply: Reply, *, fixed: Sequence[speaking.Piece], turn: AgentTurn | None
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream `fixed` lines then the agent's reply as ``text`` frames.
-
-        The last word is always held back so the final frame carries real text with
-        ``last=true`` (whether an empty closing token is accepted is unverified).
-        """
-        held, held_flag = "", None
-        try:
-            async with contextlib.aclosing(self._pieces(reply, fixed, turn)) as pieces:
-                async for text, flag in pieces:
-                    if held and flag != held_flag:
-                        if not self._may_speak(reply):
-                            break
-                        yield self._text(reply, held, last=False, interruptible=held_flag)
-                        held = ""
-                    ready, held = _split_last_word(held + text)
-                    held_flag = flag
-                    if ready:
-                        if not self._may_speak(reply):
-                            break
-                        yield self._text(reply, ready, last=False, interruptible=flag)
-            if held and self._may_speak(reply):
-                yield self._text(reply, held, last=True, interruptible=held_flag)
-        finally:
-            self._end_reply(reply)
-
-    def _text(
-        self, reply: _Reply, token: str, *, last: bool, interruptible: bool | None
-    ) -> dict[str, Any]:
-        reply.sent.append(token)
-        return to_wire(TextMessage(token=token, last=last, interruptible=interruptible))
-
-    async def _pieces(
-        self,
-        reply: _Reply,
-        fixed: Sequence[tuple[str, bool | None]],
-        turn: AgentTurn | None,
-    ) -> AsyncGenerator[tuple[str, bool | None], None]:
-        for i, (line, flag) in enumerate(fixed):
-            more = i < len(fixed) - 1 or turn is not None
-            yield (line + " " if more else line), flag
-        if turn is None:
-            return
-        spoke = False
-        stream = self._agent.reply(turn)
-        while True:
-            try:
-                delta = await self._next_delta(stream, reply)
-            except Exception:
-                logger.exception("agent failed mid-turn", extra={"agent": self._agent.name})
-                await _aclose(stream)
-                if spoke or not self._may_speak(reply):
-                    return
-                # An agent must not raise; if one does, the floor answers this turn.
-                spoke = True
-                stream = self._floor.reply(turn)
-                continue
-            if delta is None:
-                break
-            if delta.usage is not None:
-                self._account(reply, delta.usage)
-            if delta.text:
-                spoke = True
-                yield delta.text, None
-        await _aclose(stream)
-        if not spoke and self._may_speak(reply):
-            # A reply must end with words; an agent that produced none is replaced.
-            async for delta in self._floor.reply(turn):
-                if delta.usage is not None:
-                    self._account(reply, delta.usage)
-                if delta.text:
-                    yield delta.text, None
-
-    async def _next_delta(
-        self, stream: AsyncIterator[AgentDelta], reply: _Reply
-    ) -> AgentDelta | None:
-        """The agent's next delta, or None when it is done or the reply was stopped meanwhile."""
-        if reply.stopped.is_set():
-            return None
-        step: asyncio.Future[AgentDelta] = asyncio.ensure_future(anext(stream))
-        stop = asyncio.ensure_future(reply.stopped.wait())
-        try:
-            await asyncio.wait((step, stop), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            if not step.done():
-                step.cancel()
-                await asyncio.wait((step,))
-        if step.cancelled():
-            return None
-        error = step.exception()
-        if isinstance(error, StopAsyncIteration):
-            return None
-        if error is not None:
-            raise error
-        return None if reply.stopped.is_set() else step.result()
-
-    def _account(self, reply: _Reply, usage: TurnUsage) -> None:
-        self._usage.input_tokens += usage.input_tokens
-        self._usage.output_tokens += usage.output_tokens
-        self._usage.cost_usd += usage.cost_usd
-        self._usage.agent_turns += 1
-        if usage.fell_back:
-            self._usage.fallback_turns += 1
-        reply.source = usage.source
-
-    def _end_reply(self, reply: _Reply) -> None:
-        entry = self._transcript[reply.index]
-        if not reply.interrupted:
-            entry = replace(entry, text="".join(reply.sent).strip())
-        self._transcript[reply.index] = replace(entry, source=reply.source)
-        if reply is self._current:
-            self._current = None
+        return self._voice.speak(reply, fixed=fixed, turn=turn)
 
     def _interrupted(self, message: InterruptMessage) -> None:
-        reply = self._last
-        if reply is None:
-            return
-        reply.stopped.set()
-        reply.interrupted = True
-        if reply is self._current:
-            self._current = None
         heard = message.utterance_until_interrupt.strip()
-        self._transcript[reply.index] = replace(
-            self._transcript[reply.index],
-            text=heard,
-            interrupted=True,
-            interrupted_after_ms=message.duration_until_interrupt_ms,
-        )
-        if reply.opening and normalize(phrases.disclosure(self._context)) not in normalize(heard):
+        reply = self._voice.interrupted(heard=heard, after_ms=message.duration_until_interrupt_ms)
+        disclosure = normalize(phrases.disclosure(self._context))
+        if reply is not None and reply.opening and disclosure not in normalize(heard):
             self._remind_disclosure = True
 
     # --- bookkeeping -------------------------------------------------------------------------
 
     def _record_caller(self, text: str, *, kind: Literal["speech", "dtmf"]) -> None:
-        self._transcript.append(
-            TranscriptEntry(at=self._now(), speaker="caller", text=text, kind=kind)
-        )
+        self.record.add(at=self._now(), speaker="caller", text=text, kind=kind)
 
     async def _emit(self, event: SessionEvent) -> None:
-        self._events.append(event)
+        self.record.events.append(event)
         if self._on_event is not None:
             await self._on_event(event)
 
     def _now(self) -> datetime:
         return self._clock()
-
-
-async def _aclose(stream: AsyncIterator[AgentDelta]) -> None:
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        await close()
