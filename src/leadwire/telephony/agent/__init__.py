@@ -20,6 +20,7 @@ from leadwire.telephony.agent.events import (
 )
 from leadwire.telephony.agent.gemini import GeminiAgent
 from leadwire.telephony.agent.local import LocalAgent
+from leadwire.telephony.agent.record import CallRecord
 from leadwire.telephony.agent.runner import run_relay
 from leadwire.telephony.agent.session import RelaySession, SessionLimits
 
@@ -29,6 +30,7 @@ __all__ = [
     "AgentTurn",
     "Booking",
     "CallContext",
+    "CallRecord",
     "EndReason",
     "Ended",
     "GeminiAgent",

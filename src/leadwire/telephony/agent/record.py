@@ -63,11 +63,15 @@ class CallRecord:
         if usage.fell_back:
             self.usage.fallback_turns += 1
 
-    def finish(self, outcome: Outcome, reason: EndReason, handoff: dict[str, Any]) -> None:
+    def finish(
+        self, outcome: Outcome, reason: EndReason, handoff: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record the outcome; the ``end`` frame carrying `handoff` as JSON is returned."""
         self.outcome = outcome
         self.end_reason = reason
         data = json.dumps(handoff, separators=(",", ":"), ensure_ascii=False)
         self.end_message = to_wire(EndMessage(handoff_data=data))
+        return self.end_message
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (the route stores it with the call)."""

@@ -424,21 +424,22 @@ class RelaySession:
     ) -> AsyncIterator[dict[str, Any]]:
         """Say `line` and end: events in `before` are reported (awaited) before anything is
         said, `Ended` after the line and before the ``end`` frame."""
-        self._finish(outcome, reason, extra=extra)
+        end = self._finish(outcome, reason, extra=extra)
         for event in before:
             await self._emit(event)
         reply = self._begin_reply(source="script", closing=True)
         async for out in self._speak(reply, fixed=[(line, interruptible)], turn=None):
             yield out
         await self._emit(Ended(outcome=outcome, reason=reason))
-        assert self.record.end_message is not None
-        yield self.record.end_message
+        yield end
 
     def _finish(
         self, outcome: Outcome, reason: EndReason, *, extra: Mapping[str, Any] | None = None
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Mark the session over (nothing but its closing line may still be said); the ``end``
+        frame is returned and kept in the record."""
         self._voice.stop_current()
-        self.record.finish(outcome, reason, self._handoff(outcome, reason, extra=extra))
+        return self.record.finish(outcome, reason, self._handoff(outcome, reason, extra=extra))
 
     def _handoff(
         self, outcome: Outcome, reason: EndReason, *, extra: Mapping[str, Any] | None = None
