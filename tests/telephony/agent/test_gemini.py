@@ -341,3 +341,48 @@ def test_sentence_buffer_releases_whole_sentences() -> None:
     assert buffer.flush() == "Fine"
     long = "word, " * 20
     assert list(buffer.feed(long))  # a long clause is not held forever
+
+
+async def test_an_interrupt_cancels_the_gemini_stream_while_it_waits(
+    context: CallContext,
+    gemini_client: genai.Client,
+    gemini_api: respx.MockRouter,
+    clock: FakeClock,
+) -> None:
+    cancelled = asyncio.Event()
+
+    async def stalling() -> AsyncIterator[bytes]:
+        for text in ("Got it, thanks for telling me. ", "And one more thing. "):
+            yield b"data: " + json.dumps(chunk(text)).encode() + b"\r\n\r\n"
+        try:
+            await asyncio.sleep(30)  # the model keeps "thinking"
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    gemini_api.post(url__regex=STREAM).mock(
+        side_effect=[
+            sse(*GOOD),
+            httpx.Response(200, content=stalling(), headers={"content-type": "text/event-stream"}),
+        ]
+    )
+    failures: list[Any] = []
+    agent = GeminiAgent(client=gemini_client, on_failure=failures.append)
+    session = RelaySession(context=context, agent=agent, clock=clock)
+    await collect(session.handle(SETUP))
+
+    frames = session.handle(prompt("today"))
+    said = [await asyncio.wait_for(anext(frames), timeout=2) for _ in range(2)]
+    assert spoken(said) == "Got it, thanks for telling me. And one more"
+    waiting = asyncio.ensure_future(anext(frames))  # blocked on the model
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+
+    heard = {"type": "interrupt", "utteranceUntilInterrupt": "Got it, thanks"}
+    assert await collect(session.handle(heard)) == []
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting, timeout=2)
+    await asyncio.wait_for(cancelled.wait(), timeout=2)  # the HTTP stream was abandoned
+    assert failures == []  # being stopped is not a Gemini failure
+    assert session.record.transcript[-1].text == "Got it, thanks"
+    assert session.record.transcript[-1].interrupted
