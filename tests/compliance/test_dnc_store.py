@@ -182,7 +182,8 @@ async def test_a_number_added_during_a_load_does_not_fail_it(clean: AppState) ->
             {"a": AUSTIN, "b": DALLAS},
         )
         await dnc_store.add_number(opt_out, target=target, phone=AUSTIN)  # not committed yet
-        insert = asyncio.create_task(dnc_store._insert_new(loader, list_id))
+        raw = await dnc_store._driver_connection(loader)
+        insert = asyncio.create_task(dnc_store._insert_new(raw, list_id))
         async with clean.sessions() as probe:
             blocked = False
             for _ in range(500):  # until the loader waits on the opt-out's row
