@@ -80,20 +80,43 @@ async def count_rows(state: AppState, *tables: str) -> dict[str, int]:
     return counts
 
 
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 @contextmanager
 def statements(state: AppState) -> Iterator[list[str]]:
-    """Collect the SQL statements sent to PostgreSQL inside the block (round trips)."""
+    """Collect the SQL statements sent to PostgreSQL inside the block: through SQLAlchemy,
+    and straight through the asyncpg driver (the gate's hot reads). Transaction control
+    (BEGIN, COMMIT, ...) belongs to the caller and is left out."""
     seen: list[str] = []
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+    def record(statement: str) -> None:
+        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            seen.append(statement)
 
-    target = state.engine.sync_engine
-    event.listen(target, "before_cursor_execute", record)
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        record(statement)
+
+    def on_driver_query(query: Any) -> None:
+        record(query.query)
+
+    def on_checkout(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+        connection_record.driver_connection.add_query_logger(on_driver_query)
+
+    def on_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+        if connection_record.driver_connection is not None:
+            connection_record.driver_connection.remove_query_logger(on_driver_query)
+
+    engine = state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine.pool, "checkout", on_checkout)
+    event.listen(engine.pool, "checkin", on_checkin)
     try:
         yield seen
     finally:
-        event.remove(target, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine.pool, "checkout", on_checkout)
+        event.remove(engine.pool, "checkin", on_checkin)
 
 
 def utc(*args: int) -> dt.datetime:

@@ -144,10 +144,8 @@ async def test_lookup_uses_the_primary_key_index(clean: AppState) -> None:
     await load(clean, DncTarget.national(), [f"512555{n:04d}" for n in range(2000)])
     await dnc_store.vacuum(clean.engine)
     async with clean.sessions() as session:
-        plan = await session.execute(
-            text("EXPLAIN " + dnc_store.LOOKUP_SQL),
-            {"phone": AUSTIN, "tenant_id": tenant.id, "cross_tenant": False},
-        )
+        raw = await dnc_store.driver_connection(session)
+        plan = await raw.fetch("EXPLAIN " + dnc_store.LOOKUP_SQL, AUSTIN, tenant.id, False)
         lines = "\n".join(row[0] for row in plan)
     assert "pk_dnc_entries" in lines
     assert "Seq Scan on dnc_entries" not in lines
@@ -182,7 +180,7 @@ async def test_a_number_added_during_a_load_does_not_fail_it(clean: AppState) ->
             {"a": AUSTIN, "b": DALLAS},
         )
         await dnc_store.add_number(opt_out, target=target, phone=AUSTIN)  # not committed yet
-        raw = await dnc_store._driver_connection(loader)
+        raw = await dnc_store.driver_connection(loader)
         insert = asyncio.create_task(dnc_store._insert_new(raw, list_id))
         async with clean.sessions() as probe:
             blocked = False

@@ -139,18 +139,18 @@ class DncLookup:
 
 # ---- lookup ------------------------------------------------------------------------------------
 
+# $1 phone (E.164 digits), $2 tenant id, $3 whether platform opt-outs apply.
 LOOKUP_SQL = """
 SELECT l.kind, l.name, l.data_as_of, true AS hit
   FROM dnc_entries e JOIN dnc_lists l ON l.id = e.list_id
- WHERE e.phone = :phone
-   AND (l.kind IN ('national', 'state') OR l.tenant_id = :tenant_id
-        OR (l.kind = 'platform_optout' AND :cross_tenant))
+ WHERE e.phone = $1
+   AND (l.kind IN ('national', 'state') OR l.tenant_id = $2
+        OR (l.kind = 'platform_optout' AND $3))
 UNION ALL
 SELECT l.kind, l.name, l.data_as_of, false
   FROM dnc_lists l
  WHERE l.kind IN ('national', 'state')
 """
-_LOOKUP = text(LOOKUP_SQL)
 
 
 def age_days(as_of: dt.datetime | None, now: dt.datetime) -> int | None:
@@ -193,11 +193,14 @@ async def lookup(
     cross_tenant: bool,
     now: dt.datetime,
 ) -> DncLookup:
-    """Every applicable list `phone` (E.164 digits) is on, in one indexed query."""
-    result = await session.execute(
-        _LOOKUP, {"phone": phone, "tenant_id": tenant_id, "cross_tenant": cross_tenant}
-    )
-    return lookup_from_rows(result.all(), now=now)
+    """Every applicable list `phone` (E.164 digits) is on, in one indexed query.
+
+    It runs before every dial, so it goes to the driver's cached prepared statement: that
+    costs about a third of SQLAlchemy's per-statement work. Same connection, same
+    transaction."""
+    raw = await driver_connection(session)
+    rows = await raw.fetch(LOOKUP_SQL, phone, tenant_id, cross_tenant)
+    return lookup_from_rows(rows, now=now)
 
 
 # ---- single numbers ----------------------------------------------------------------------------
@@ -306,7 +309,7 @@ async def import_numbers(
     await session.execute(
         text(f"CREATE TEMP TABLE {_STAGING} (phone bigint NOT NULL) ON COMMIT DROP")
     )
-    raw = await _driver_connection(session)
+    raw = await driver_connection(session)
     stats = DncParseStats()
     numbers = iter_dnc_numbers(lines, stats=stats)
 
@@ -401,7 +404,7 @@ async def vacuum(engine: AsyncEngine) -> None:
         await raw.execute("ANALYZE dnc_lists", timeout=BULK_TIMEOUT_S)
 
 
-async def _driver_connection(session: AsyncSession) -> Any:
+async def driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, in the session's transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
