@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,16 @@ def test_a_target_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["dnc", "import", "file.txt"])
     assert "one of the arguments --tenant --national --state is required" in capsys.readouterr().err
+
+
+def test_the_command_stays_quick_to_start() -> None:
+    """Every `leadwire` command builds the `dnc` parser: it must not import the store (and with
+    it SQLAlchemy, asyncpg and phonenumbers) before `dnc import` runs."""
+    probe = (
+        "import sys, leadwire.cli; "
+        "print(sorted(m for m in ('sqlalchemy', 'asyncpg', 'phonenumbers') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"

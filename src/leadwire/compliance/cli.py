@@ -16,14 +16,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from leadwire.compliance import dnc_store
-from leadwire.compliance.dnc_store import DncTarget, ImportProgress, ImportResult
 from leadwire.compliance.errors import DncImportError
-from leadwire.platform.settings import Settings
 
-SettingsFactory = Callable[[], Settings]
+if TYPE_CHECKING:
+    # Imported when the command runs: every `leadwire` command builds this parser, and the
+    # store pulls in SQLAlchemy, asyncpg and phonenumbers (seconds on a busy machine).
+    from leadwire.compliance.dnc_store import DncTarget, ImportProgress, ImportResult
+    from leadwire.platform.settings import Settings
+
+SettingsFactory = Callable[[], "Settings"]
 
 
 def add_commands(
@@ -58,6 +61,9 @@ def add_commands(
 
 
 def cmd_dnc_import(args: argparse.Namespace, *, settings: SettingsFactory) -> int:
+    from leadwire.compliance import dnc_store
+    from leadwire.compliance.dnc_store import DncTarget
+
     now = dt.datetime.now(dt.UTC)
     as_of = _parse_as_of(args.as_of, now) if args.as_of else None
     fixed: DncTarget | None = DncTarget.national() if args.national else None
