@@ -297,17 +297,12 @@ async def rate_limits(state: AppState, query: MetricQuery) -> dict[str, Any]:
                 .scalars()
                 .all()
             )
-        leads = dict(
-            (
-                await session.execute(
-                    select(Lead.tenant_id, func.count())
-                    .where(*_lead_filter(query))
-                    .group_by(Lead.tenant_id)
-                )
-            )
-            .tuples()
-            .all()
+        counted = await session.execute(
+            select(Lead.tenant_id, func.count())
+            .where(*_lead_filter(query))
+            .group_by(Lead.tenant_id)
         )
+        leads = {tenant_id: int(count) for tenant_id, count in counted.all()}
     rows = []
     for tenant in tenants:
         key = str(tenant.id)

@@ -31,7 +31,6 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -457,23 +456,17 @@ async def deliver_task(ctx: dict[str, Any], *, delivery_id: str) -> str | None:
 async def sweep(state: AppState, *, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Re-queue pending deliveries overdue by more than the grace period; returns how many."""
     now = now or utcnow()
+    due = now - dt.timedelta(seconds=SWEEP_GRACE_S)
     async with state.sessions() as session:
-        rows: Sequence[tuple[uuid.UUID, int]] = (
-            (
-                await session.execute(
-                    select(EscalationDelivery.id, EscalationDelivery.attempts)
-                    .where(
-                        EscalationDelivery.status == "pending",
-                        EscalationDelivery.next_attempt_at
-                        <= now - dt.timedelta(seconds=SWEEP_GRACE_S),
-                    )
-                    .order_by(EscalationDelivery.next_attempt_at)
-                    .limit(limit)
-                )
+        result = await session.execute(
+            select(EscalationDelivery.id, EscalationDelivery.attempts)
+            .where(
+                EscalationDelivery.status == "pending", EscalationDelivery.next_attempt_at <= due
             )
-            .tuples()
-            .all()
+            .order_by(EscalationDelivery.next_attempt_at)
+            .limit(limit)
         )
+        rows = [(delivery_id, int(attempts)) for delivery_id, attempts in result.all()]
     queued = 0
     for delivery_id, attempts in rows:
         if await state.queues.enqueue(
