@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from leadwire.platform.state import AppState
 from tests.helpers import admin_headers
@@ -92,3 +93,14 @@ async def test_the_stream_sends_snapshots_of_everything_the_page_shows(
 async def test_the_stream_refuses_bad_pacing(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/admin/stream?interval_ms=10", headers=admin_headers())
     assert response.status_code == 422
+
+
+async def test_streams_end_after_their_lifetime_so_clients_reauthenticate(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadwire.admin.routes import dashboard as routes
+
+    monkeypatch.setattr(routes, "MAX_STREAM_S", 0.3)
+    response = await client.get("/v1/admin/stream?interval_ms=250", headers=admin_headers())
+    assert response.status_code == 200
+    assert 1 <= len(_events(response.text)) <= 3

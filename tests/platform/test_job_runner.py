@@ -265,3 +265,27 @@ def test_the_wrapper_stops_a_task_just_before_saq_would(
     timeout: int | None, deadline: float | None
 ) -> None:
     assert _deadline_s(timeout) == deadline
+
+
+async def test_a_retried_failure_that_needs_a_human_escalates_at_once(clean: AppState) -> None:
+    async def queued_too_long(ctx: dict[str, Any], *, lead_id: str) -> None:
+        raise ExternalServiceError(
+            "more than 24 h of calls queued", provider="twilio", provider_code=22005
+        )
+
+    async with running_worker(clean, "intake", {"test.cps": queued_too_long}):
+        await _enqueue(clean, "test.cps", "k-cps", lead_id="L1")
+        for _ in range(100):
+            if await _escalations(clean):
+                break
+            await asyncio.sleep(0.05)
+        run_at = await scheduled_at(clean, "intake", "k-cps")
+    [escalation] = await _escalations(clean)
+    assert (escalation.severity, escalation.fingerprint) == (
+        "warning",
+        "task:test.cps:twilio.22005",
+    )
+    assert escalation.detail["final"] is False
+    assert run_at is not None
+    assert run_at >= time.time() + 3500  # 22005: wait an hour before the next try
+    assert await _letters(clean) == []

@@ -15,10 +15,11 @@ code of its own. When a task raises:
    (`platform.deadletters.record`) with everything needed to replay it, and SAQ marks the job
    failed. If the dead letter cannot be written (PostgreSQL down), the job is kept in the
    queue and tried again a minute later instead: work is never dropped;
-4. failures whose class says "tell a human" (system, business, some provider codes) raise an
-   escalation, deduplicated by task and code: a warning on the first failure of work that is
-   retried and escalated, and a critical (system) or warning alert when it is dead-lettered.
-   Business failures also notify the tenant, whose configuration must change.
+4. failures whose classification says "tell a human" (system errors, business failures and
+   the provider rows marked so, e.g. Twilio 22005) raise an escalation, deduplicated by task
+   and code: a warning on the first failure of work that is still retried, and a critical
+   (system) or warning alert when it is dead-lettered. Business failures also notify the
+   tenant, whose configuration must change.
 
 A task's SAQ timeout is enforced here, a little before SAQ's own, so a timeout is classified
 (temporary) like any other failure instead of bypassing the policy.
@@ -35,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from leadwire.platform import deadletters, opsstats
-from leadwire.platform.classify import Classification, Policy, classify
+from leadwire.platform.classify import Classification, classify
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass
 from leadwire.platform.escalation import DELIVER_TASK, raise_escalation
@@ -167,7 +168,7 @@ async def _on_failure(state: AppState, *, job: Any, task: str, queue: str, exc: 
         _retry_in(job, attempt=attempt, delay_s=delay)
         opsstats.ops_counters(state.metrics).job_retries.labels(task, error_class).inc()
         log.warning("task failed; retrying", extra={**extra, "retry_in_s": round(delay, 3)})
-        if classification.policy is Policy.RETRY_AND_ESCALATE and attempt == 1:
+        if classification.escalate and attempt == 1:
             await _escalate(
                 state,
                 task=task,

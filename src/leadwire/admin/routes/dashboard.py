@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -16,6 +17,9 @@ from leadwire.platform.http import ApiRoute, api_route, app_state
 
 # A comment line keeps idle proxies from closing the stream between snapshots.
 KEEPALIVE = b": keepalive\n\n"
+# A stream ends after this long and the page reconnects, presenting its token again: a
+# revoked token stops receiving within a minute.
+MAX_STREAM_S = 60.0
 
 
 async def page(request: Request) -> HTMLResponse:
@@ -36,11 +40,12 @@ async def stream(request: Request) -> StreamingResponse:
 
     async def events() -> AsyncIterator[bytes]:
         sent = 0
+        ends_at = time.monotonic() + MAX_STREAM_S
         yield b"retry: 2000\n\n"
         while True:
             yield _event("snapshot", await cache.get(state))
             sent += 1
-            if limit and sent >= limit:
+            if (limit and sent >= limit) or time.monotonic() >= ends_at:
                 return
             await asyncio.sleep(interval_ms / 1000)
             yield KEEPALIVE
@@ -70,7 +75,8 @@ routes: list[ApiRoute] = [
             "Send the token in the `Authorization` header (the dashboard reads this stream "
             "with `fetch`, not `EventSource`, so the token never appears in a URL). Each event "
             "is `event: snapshot` with the JSON snapshot as data; `interval_ms` (250 to "
-            "30000, default 1000) sets the pace and `events` stops after that many."
+            "30000, default 1000) sets the pace and `events` stops after that many. A stream "
+            "ends after 60 s; clients reconnect, so a revoked token stops within a minute."
         ),
         tags=TAGS,
         responses={200: {"description": "event stream", "content": {"text/event-stream": {}}}},
