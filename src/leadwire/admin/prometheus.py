@@ -2,16 +2,21 @@
 
 A gauge of platform state (queue depth, open dead letters, emergency mode) must be read from
 Redis and PostgreSQL when Prometheus asks, not kept in one process's memory, or every replica
-would report its own idea of it. A source that cannot be read leaves its gauges at their last
-value and counts the failure in `leadwire_scrape_errors_total`.
+would report its own idea of it. For the same reason the dead-letter counter is PostgreSQL's
+count: letters are written by worker processes, which Prometheus does not scrape. A source
+that cannot be read leaves its gauges at their last value and counts the failure in
+`leadwire_scrape_errors_total`.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Iterator
 
 from prometheus_client import Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from leadwire.admin import stats
 from leadwire.admin.controls import paused_tenants
@@ -24,9 +29,29 @@ from leadwire.platform.state import AppState
 log = logging.getLogger("leadwire.metrics")
 
 
+class DeadLetterTotals(Collector):
+    """`leadwire_dead_letters_total{error_class}`: every dead letter ever written, counted in
+    PostgreSQL, so work dead-lettered in any worker process is seen by the API's scrape."""
+
+    def __init__(self) -> None:
+        self.by_class: dict[str, int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "leadwire_dead_letters",
+            "Work moved to the dead-letter table, by error class (all processes)",
+            labels=["error_class"],
+        )
+        for error_class in ErrorClass:
+            family.add_metric([error_class.value], self.by_class.get(error_class.value, 0))
+        yield family
+
+
 class ScrapeGauges:
     def __init__(self, metrics: Metrics) -> None:
         r = metrics.registry
+        self.dead_letters_total = DeadLetterTotals()
+        r.register(self.dead_letters_total)
         self.queue_depth = Gauge(
             "leadwire_queue_depth",
             "Jobs per queue and state (queued = ready now, active, scheduled = waiting)",
@@ -43,7 +68,7 @@ class ScrapeGauges:
             registry=r,
         )
         self.emergency = Gauge(
-            "leadwire_emergency_active", "1 while emergency mode stops dialing", registry=r
+            "leadwire_emergency_mode", "1 while emergency mode stops dialing", registry=r
         )
         self.queue_paused = Gauge(
             "leadwire_queue_paused", "1 while a dial queue is paused", ["queue"], registry=r
@@ -87,7 +112,7 @@ async def refresh(state: AppState) -> None:
     try:
         async with state.sessions() as session:
             current = await flags.read_flags(session)
-            letters = (await deadletters.count_by(session))["open"]
+            letters = await deadletters.count_by(session)
             active = await stats.active_calls(session)
             tenants = await paused_tenants(session)
     except Exception as exc:
@@ -98,6 +123,12 @@ async def refresh(state: AppState) -> None:
     for queue in DIAL_QUEUES:
         gauges.queue_paused.labels(queue).set(1 if current.queue_paused(queue) else 0)
     for error_class in ErrorClass:
-        gauges.dead_letters_open.labels(error_class.value).set(letters.get(error_class.value, 0))
+        gauges.dead_letters_open.labels(error_class.value).set(
+            letters["open"].get(error_class.value, 0)
+        )
+    gauges.dead_letters_total.by_class = {
+        error_class.value: sum(by_class.get(error_class.value, 0) for by_class in letters.values())
+        for error_class in ErrorClass
+    }
     gauges.active_calls.set(active)
     gauges.tenants_paused.set(len(tenants))

@@ -214,7 +214,6 @@ async def _on_failure(state: AppState, *, job: Any, task: str, queue: str, exc: 
         )
         return
     job.retries = attempt  # no further SAQ retry: the job ends failed
-    opsstats.ops_counters(state.metrics).dead_letters.labels(task, error_class).inc()
     log.error("task dead-lettered", extra={**extra, "dead_letter_id": letter_id})
     if classification.escalate:
         await _escalate(

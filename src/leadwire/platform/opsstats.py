@@ -203,19 +203,16 @@ def quantiles(values: Iterable[float]) -> Quantiles:
 
 
 class OpsCounters:
-    """Counters the job wrapper, dead letters and escalations add to a process's registry."""
+    """Counters the job wrapper and escalations add to a process's registry.
+
+    (Dead letters are counted from PostgreSQL at scrape time: `admin.prometheus`.)
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         r = metrics.registry
         self.job_retries = Counter(
             "leadwire_job_retries_total",
             "Failed task runs scheduled to run again, by task and error class",
-            ["task", "error_class"],
-            registry=r,
-        )
-        self.dead_letters = Counter(
-            "leadwire_dead_letters_total",
-            "Work moved to the dead-letter table, by task and error class",
             ["task", "error_class"],
             registry=r,
         )
