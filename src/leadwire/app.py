@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from leadwire import __doc__ as package_doc
+from leadwire.admin.prometheus import refresh as refresh_scrape_gauges
 from leadwire.admin.routes import routes as admin_routes
 from leadwire.compliance.routes import routes as compliance_routes
 from leadwire.platform.http import (
@@ -74,6 +75,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     state = app_state(request)
+    await refresh_scrape_gauges(state)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

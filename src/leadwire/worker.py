@@ -20,6 +20,8 @@ from typing import Any
 
 from saq import CronJob, Worker
 
+from leadwire.platform import escalation
+from leadwire.platform.job_runner import classified
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
@@ -46,11 +48,16 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     """Queue name -> [(task name, function)]. Areas' task modules are listed here explicitly."""
     tasks: dict[str, list[tuple[str, Task]]] = {name: [] for name in QUEUE_NAMES}
     tasks[MAINTENANCE].append(("platform.heartbeat", heartbeat))
-    return tasks
+    tasks[MAINTENANCE].append((escalation.DELIVER_TASK, escalation.deliver_task))
+    # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
+    return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
 
 def cron_jobs() -> list[CronJob[Any]]:
-    return [CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10)]
+    return [
+        CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
+        CronJob(escalation.sweep_task, cron="* * * * *", unique=True, timeout=30),
+    ]
 
 
 def build_workers(
