@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadwire.admin.controls import optional_module, paused_tenants, queues_view
+from leadwire.admin.controls import paused_tenants, queues_view
+from leadwire.compliance import service as compliance_service
 from leadwire.leads.models import Lead, LeadStatus
 from leadwire.platform import deadletters, flags, opsstats
 from leadwire.platform.db import utcnow
@@ -364,15 +365,11 @@ async def worker_heartbeats(state: AppState, *, now: float | None = None) -> lis
 
 
 async def dnc_health(state: AppState) -> Any:
-    """The compliance service's DNC health, when that service exists in this build."""
-    module = optional_module("leadwire.compliance.service")
-    check = getattr(module, "dnc_health", None) if module else None
-    if check is None:
-        return {"status": "unavailable", "reason": "compliance service not built yet"}
+    """Age and freshness of the shared Do-Not-Call lists (stale past 31 days)."""
     try:
         async with state.sessions() as session:
-            return await check(session, state=state)
-    except Exception as exc:
+            return await compliance_service.dnc_health(session, now=utcnow())
+    except Exception as exc:  # health reporting must not fail the whole endpoint
         return {"status": "error", "error": type(exc).__name__}
 
 
