@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 
 from leadwire import __doc__ as package_doc
 from leadwire.admin.routes import routes as admin_routes
+from leadwire.leads.routes import routes as lead_routes
 from leadwire.platform.http import (
     EXCEPTION_HANDLERS,
     ApiRoute,
@@ -112,7 +113,7 @@ def _platform_routes() -> list[ApiRoute]:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*_platform_routes(), *tenant_routes, *admin_routes]
+    return [*_platform_routes(), *tenant_routes, *lead_routes, *admin_routes]
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:

@@ -20,6 +20,8 @@ from typing import Any
 
 from saq import CronJob, Worker
 
+from leadwire.leads import sweeper as leads_sweeper
+from leadwire.leads import tasks as leads_tasks
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
@@ -46,11 +48,16 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     """Queue name -> [(task name, function)]. Areas' task modules are listed here explicitly."""
     tasks: dict[str, list[tuple[str, Task]]] = {name: [] for name in QUEUE_NAMES}
     tasks[MAINTENANCE].append(("platform.heartbeat", heartbeat))
+    tasks[INTAKE].append(("leads.process", leads_tasks.process))
+    tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
     return tasks
 
 
 def cron_jobs() -> list[CronJob[Any]]:
-    return [CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10)]
+    return [
+        CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
+        CronJob(leads_sweeper.sweep_leads, cron=leads_sweeper.CRON, unique=True, timeout=60),
+    ]
 
 
 def build_workers(
