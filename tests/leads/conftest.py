@@ -7,13 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 from leadwire.leads import tenancy
-from leadwire.leads.abuse import redis_health
+from leadwire.leads.abuse import forget_leases, redis_health
 
 
 @pytest.fixture(autouse=True)
 def _fresh_intake_process_state() -> Iterator[None]:
     tenancy.forget()
     redis_health.reset()
+    forget_leases()
     yield
     tenancy.forget()
     redis_health.reset()

@@ -17,12 +17,16 @@ that single autocommit statement followed by the enqueue, and it owns both.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from leadwire.leads import abuse, repository
 from leadwire.leads.abuse import REDIS_ERRORS, redis_health
@@ -136,6 +140,23 @@ def database_guard() -> Iterator[None]:
         ) from exc
 
 
+_slots: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _ingest_slots(state: AppState) -> asyncio.Semaphore:
+    """At most `LEADWIRE_DB_POOL_SIZE` ingests at once per process.
+
+    Under a burst, more concurrent requests than pooled connections would make the pool open
+    overflow connections and close them again on return, over and over: a new connection costs
+    PostgreSQL a process and the driver several round trips. Waiting here for a pooled one is
+    far cheaper, and the statement itself takes a millisecond or two.
+    """
+    slots = _slots.get(state.engine)
+    if slots is None:
+        slots = _slots[state.engine] = asyncio.Semaphore(state.settings.db_pool_size)
+    return slots
+
+
 async def enqueue_processing(
     state: AppState, *, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]
 ) -> int:
@@ -182,8 +203,7 @@ async def store_leads(
     ]
     order = sorted(range(len(prepared)), key=lambda i: prepared[i].order_key)
     with database_guard():
-        async with state.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with _ingest_slots(state), state.engine.connect() as conn:
             stored = await repository.ingest_many(
                 conn,
                 rows=[prepared[i].row for i in order],
