@@ -36,6 +36,7 @@ from leadwire.platform.errors import Forbidden, LeadwireError, NotFound, Unknown
 from leadwire.platform.http import ApiRoute, api_route, app_state, error_response
 from leadwire.platform.state import AppState
 from leadwire.tenants.auth import authenticate_tenant
+from leadwire.tenants.errors import InvalidApiKey
 
 __all__ = ["routes"]
 
@@ -88,7 +89,8 @@ async def _refused(
 ) -> Response:
     ip = _client_ip(request)
     if error.status_code in _AUTH_FAILURES:
-        state.metrics.security_events.labels(error.code).inc()
+        if not isinstance(error, InvalidApiKey):  # the tenants area counts its own
+            state.metrics.security_events.labels(error.code).inc()
         log.warning(
             "intake request refused",
             extra={
