@@ -164,12 +164,17 @@ async def charge_tenant(state: AppState, tenant_id: str, *, cost: int) -> None:
     if not redis_health.available():
         return
     limit = state.settings.tenant_flood_per_minute
+    if cost > limit:
+        raise TenantFloodLimited(
+            f"a delivery of {cost} leads is over this tenant's cap of {limit} per minute",
+            retry_after_s=60,
+        )
     used = lease.size - lease.left if lease is not None else 0
-    size = min(limit, max(cost, min(LEASE_MAX, 2 * used)))
+    size = max(cost, min(LEASE_MAX, 2 * used, limit))
     try:
         wait = await _hit(state, limit, TENANT_SCOPE, tenant_id, size)
         if wait is not None and size > cost:
-            size = min(cost, limit)
+            size = cost
             wait = await _hit(state, limit, TENANT_SCOPE, tenant_id, size)
     except REDIS_ERRORS as exc:
         log.warning("tenant flood cap skipped: Redis unavailable", extra={"error": repr(exc)})

@@ -464,4 +464,5 @@ def fingerprint(
         (campaign_id or "").strip(),
     ]
     encoded = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    # surrogatepass: a JSON body may carry lone surrogates; they must hash, not crash.
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()

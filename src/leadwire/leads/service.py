@@ -74,7 +74,10 @@ log = logging.getLogger("leadwire.leads")
 
 PROCESS_TASK = "leads.process"
 RETRY_AFTER_S = 5
-_DATABASE_CODES = frozenset({"database_unavailable", "database_error"})
+# Inside the guard only PostgreSQL is spoken to: a network failure or timeout there (asyncpg
+# raises ConnectionRefusedError / TimeoutError as themselves while connecting) is the
+# database being unreachable.
+_DATABASE_CODES = frozenset({"database_unavailable", "database_error", "network", "timeout"})
 
 
 class TenantSuspended(Forbidden):
