@@ -139,10 +139,12 @@ class _Lease:
 
 
 _leases: dict[str, _Lease] = {}
+_refills: dict[str, asyncio.Lock] = {}
 
 
 def forget_leases() -> None:
     _leases.clear()
+    _refills.clear()
 
 
 async def charge_tenant(state: AppState, tenant_id: str, *, cost: int) -> None:
@@ -154,15 +156,32 @@ async def charge_tenant(state: AppState, tenant_id: str, *, cost: int) -> None:
     what it used of the previous one (a quiet tenant leases one lead at a time). Capacity leased
     and not used expires with the window, so the cap can only bind early, never late.
     """
-    if cost <= 0:
+    if cost <= 0 or _take_from_lease(tenant_id, cost):
+        return
+    # One refill at a time per tenant: concurrent requests wait for it instead of each taking
+    # a lease of its own (a Redis round trip each).
+    lock = _refills.get(tenant_id)
+    if lock is None:
+        lock = _refills[tenant_id] = asyncio.Lock()
+    async with lock:
+        if _take_from_lease(tenant_id, cost):
+            return
+        await _refill(state, tenant_id, cost)
+
+
+def _take_from_lease(tenant_id: str, cost: int) -> bool:
+    lease = _leases.get(tenant_id)
+    if lease is not None and lease.expires > time.monotonic() and lease.left >= cost:
+        lease.left -= cost
+        return True
+    return False
+
+
+async def _refill(state: AppState, tenant_id: str, cost: int) -> None:
+    if not redis_health.available():
         return
     now = time.monotonic()
     lease = _leases.get(tenant_id)
-    if lease is not None and lease.expires > now and lease.left >= cost:
-        lease.left -= cost
-        return
-    if not redis_health.available():
-        return
     limit = state.settings.tenant_flood_per_minute
     if cost > limit:
         raise TenantFloodLimited(
@@ -182,6 +201,7 @@ async def charge_tenant(state: AppState, tenant_id: str, *, cost: int) -> None:
     if wait is None:
         if len(_leases) > _MAX_LEASES:
             _leases.clear()
+            _refills.clear()
         _leases[tenant_id] = _Lease(left=size - cost, size=size, expires=now + LEASE_TTL_S)
         return
     _leases.pop(tenant_id, None)
