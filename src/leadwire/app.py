@@ -23,6 +23,7 @@ from leadwire import __doc__ as package_doc
 from leadwire.admin.prometheus import refresh as refresh_scrape_gauges
 from leadwire.admin.routes import routes as admin_routes
 from leadwire.compliance.routes import routes as compliance_routes
+from leadwire.leads.routes import routes as lead_routes
 from leadwire.platform.http import (
     EXCEPTION_HANDLERS,
     ApiRoute,
@@ -115,7 +116,7 @@ def _platform_routes() -> list[ApiRoute]:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*_platform_routes(), *tenant_routes, *compliance_routes, *admin_routes]
+    return [*_platform_routes(), *tenant_routes, *lead_routes, *compliance_routes, *admin_routes]
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:

@@ -20,6 +20,8 @@ from typing import Any
 
 from saq import CronJob, Worker
 
+from leadwire.leads import sweeper as leads_sweeper
+from leadwire.leads import tasks as leads_tasks
 from leadwire.platform import escalation
 from leadwire.platform.job_runner import classified
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
@@ -49,6 +51,8 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     tasks: dict[str, list[tuple[str, Task]]] = {name: [] for name in QUEUE_NAMES}
     tasks[MAINTENANCE].append(("platform.heartbeat", heartbeat))
     tasks[MAINTENANCE].append((escalation.DELIVER_TASK, escalation.deliver_task))
+    tasks[INTAKE].append(("leads.process", leads_tasks.process))
+    tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
     # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
     return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
@@ -57,6 +61,7 @@ def cron_jobs() -> list[CronJob[Any]]:
     return [
         CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
         CronJob(escalation.sweep_task, cron="* * * * *", unique=True, timeout=30),
+        CronJob(leads_sweeper.sweep_leads, cron=leads_sweeper.CRON, unique=True, timeout=60),
     ]
 
 

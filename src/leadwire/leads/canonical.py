@@ -236,7 +236,9 @@ class DirectLeadIn(BaseModel):
         key = natural_key
         if key is None and self.external_id is not None:
             key = f"{source}:ext:{self.external_id}"
-        return InboundLead(
+        # Every value was validated by this model (and `raw` is the parsed JSON it came from):
+        # constructing skips walking `raw` and `custom_fields` a second time.
+        return InboundLead.model_construct(
             source=source,
             natural_key=key,
             external_id=self.external_id,

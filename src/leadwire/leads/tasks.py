@@ -1,0 +1,407 @@
+"""`leads.process`: complete, enrich and prioritize a stored lead, then hand it to the dialer.
+
+    pending_fetch --fetch ok--> (normalize again) --phone unusable--> rejected / invalid_phone
+         |                             |
+         +--fetch failed--> pending_fetch, next_action_at = retry time, re-queued at that time
+                                       v
+    accepted ------------------> enrich, priority --> ready, next_action_at = now
+                                                       --> `dialer.route` (queue intake, by name)
+
+Ids-only deliveries (Meta leadgen, HubSpot contact events) are completed from the provider's
+API with the tenant's token (`leads.fetchers`). A failed fetch never loses the lead and never
+reaches the provider: the lead stays `pending_fetch`, the failure is a timeline event, and the
+job runs again after `platform.retry.backoff_delay` (5 s doubling up to 30 min, never giving up:
+Meta keeps leads retrievable for 90 days; a token the tenant must fix is retried at the cap).
+
+Enrichment: `state.services["enricher"]`, when an area registered one, is an object with
+`async enrich(lead_data: dict) -> dict` (the lead's own words, never its phone or email); its
+`priority` (or `urgency`) may raise the priority above an explicit one, never lower it. Without
+an enricher, or when it fails, the deterministic `leads.urgency` decides.
+
+The job is idempotent: it re-reads the lead, does nothing unless the lead still waits for it,
+and writes under a row lock after re-checking the status. Telephony is above leads: the
+hand-off is the task NAME `dialer.route`, never an import.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from leadwire.leads import fetchers, repository
+from leadwire.leads.canonical import (
+    ConsentEvidence,
+    InboundLead,
+    LeadUpdate,
+    Urgency,
+    apply_update,
+)
+from leadwire.leads.models import Lead, LeadStatus
+from leadwire.leads.normalize import NormalizedLead, normalize
+from leadwire.leads.records import lead_columns
+from leadwire.leads.service import PROCESS_TASK
+from leadwire.leads.tenancy import IntakeTenant, tenant_by_id
+from leadwire.leads.urgency import UrgencyResult, urgency_of
+from leadwire.platform.classify import classify
+from leadwire.platform.db import utcnow
+from leadwire.platform.errors import ErrorClass, ExternalServiceError, LeadwireError
+from leadwire.platform.jobs import enqueue_after_commit, job_key, unit_of_work
+from leadwire.platform.observability import lead_id_var, tenant_id_var
+from leadwire.platform.queues import INTAKE
+from leadwire.platform.retry import backoff_delay
+from leadwire.platform.state import AppState
+
+__all__ = [
+    "ENRICHER",
+    "FETCH_BASE_S",
+    "FETCH_CAP_S",
+    "ROUTE_TASK",
+    "SourceNotConfigured",
+    "decide_priority",
+    "enrichment_input",
+    "fetch_update",
+    "inbound_of",
+    "process",
+    "retry_job_key",
+    "route_job_key",
+]
+
+log = logging.getLogger("leadwire.leads")
+
+ROUTE_TASK = "dialer.route"
+ENRICHER = "enricher"
+FETCH_BASE_S = 5.0
+FETCH_CAP_S = 1800.0
+FETCH_JITTER = 0.25
+ESCALATE_AFTER = 8
+"""Fetch failures after which every further one is logged as an error (for a human)."""
+
+FETCH_FAILED = "lead.fetch_failed"
+_WAITING = frozenset({LeadStatus.PENDING_FETCH.value, LeadStatus.ACCEPTED.value})
+_META_INVALID_PARAMETER = 100
+_rng = random.Random()
+
+
+class SourceNotConfigured(LeadwireError):
+    """The tenant has no token to fetch this source's leads with (the tenant must add it)."""
+
+    status_code = 409
+    code = "source_not_configured"
+    error_class = ErrorClass.BUSINESS
+
+
+def route_job_key(lead_id: uuid.UUID | str) -> str:
+    return job_key("lead.route", lead_id)
+
+
+def retry_job_key(lead_id: uuid.UUID | str, at: datetime) -> str:
+    """The key of a fetch retry scheduled at `at` (the running job still holds the plain key,
+    so SAQ would refuse a second job under it). The sweeper derives it from `next_action_at`."""
+    return job_key("lead.process", lead_id, "at", int(at.timestamp()))
+
+
+def _ctx_state(ctx: Mapping[str, Any]) -> AppState:
+    state: AppState = ctx["state"]
+    return state
+
+
+# --- pure parts --------------------------------------------------------------------------------
+def inbound_of(lead: Lead) -> InboundLead:
+    """A stored lead as an adapter's lead again, to merge fetched fields and normalize anew."""
+    custom = {k: v for k, v in (lead.custom_fields or {}).items() if k != "_unnormalized"}
+    return InboundLead(
+        source=lead.source,
+        natural_key=lead.dedupe_key,
+        external_id=lead.external_id,
+        name=lead.name,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        phone=lead.phone_raw,
+        email=lead.email,
+        service=lead.service,
+        urgency=_level(lead.urgency),
+        postal_code=lead.postal_code,
+        state=lead.state,
+        campaign_id=lead.campaign_id,
+        message=lead.message,
+        consent=ConsentEvidence.model_validate(lead.consent) if lead.consent else None,
+        custom_fields=custom,
+        needs_fetch=lead.status == LeadStatus.PENDING_FETCH.value,
+        raw=lead.raw,
+    )
+
+
+def enrichment_input(lead: NormalizedLead) -> dict[str, Any]:
+    """What an enricher may read: the lead's own words and place, never its phone or email."""
+    return {
+        "name": lead.name,
+        "service": lead.service,
+        "message": lead.message,
+        "urgency": lead.urgency.value if lead.urgency is not None else None,
+        "postal_code": lead.postal_code,
+        "state": lead.state,
+        "campaign_id": lead.campaign_id,
+        "custom_fields": dict(lead.custom_fields),
+    }
+
+
+def _level(value: Any) -> Urgency | None:
+    if isinstance(value, str) and value.lower() in {u.value for u in Urgency}:
+        return Urgency(value.lower())
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityDecision:
+    priority: Urgency
+    reason: str
+
+
+def decide_priority(
+    *, rules: UrgencyResult, explicit: Urgency | None, enrichment: Mapping[str, Any] | None
+) -> PriorityDecision:
+    """The dial priority: the enricher's `priority` (else `urgency`) when it gave a level, else
+    the rules' level; an explicit urgency from the payload is a floor (never lowered)."""
+    enriched = None
+    if enrichment is not None:
+        enriched = _level(enrichment.get("priority")) or _level(enrichment.get("urgency"))
+    if enriched is None:
+        return PriorityDecision(rules.level, f"rules ({rules.source})")
+    if explicit is not None and explicit.rank >= enriched.rank:
+        return PriorityDecision(explicit, "explicit urgency (enrichment does not lower it)")
+    return PriorityDecision(enriched, "enrichment")
+
+
+# --- I/O parts ---------------------------------------------------------------------------------
+async def fetch_update(state: AppState, tenant: IntakeTenant, lead: Lead) -> LeadUpdate:
+    """The lead's fields from its provider's API. Raises `ExternalServiceError` (the provider
+    failed), `SourceNotConfigured` (no token), `InvalidPayload` (no usable id)."""
+    ref = lead.external_id or ""
+    if lead.source == "meta":
+        creds = tenant.source("meta")
+        token = creds.page_access_token if creds is not None else None
+        if token is None or not token.get_secret_value():
+            raise SourceNotConfigured("the tenant has no Meta page access token")
+        try:
+            return await fetchers.fetch_meta_lead(
+                state.http,
+                leadgen_id=ref,
+                page_access_token=token.get_secret_value(),
+                with_consent=True,
+            )
+        except ExternalServiceError as exc:
+            # A token without the permission for the disclaimer answers is refused with
+            # "invalid parameter": the lead's answers are still worth having.
+            if exc.http_status != 400 or exc.provider_code != _META_INVALID_PARAMETER:
+                raise
+        return await fetchers.fetch_meta_lead(
+            state.http, leadgen_id=ref, page_access_token=token.get_secret_value()
+        )
+    if lead.source == "hubspot":
+        creds = tenant.source("hubspot")
+        token = creds.access_token if creds is not None else None
+        if token is None or not token.get_secret_value():
+            raise SourceNotConfigured("the tenant has no HubSpot access token")
+        return await fetchers.fetch_hubspot_contact(
+            state.http, object_id=ref, access_token=token.get_secret_value()
+        )
+    raise SourceNotConfigured(f"leads from {lead.source} cannot be fetched")
+
+
+async def _enrich(
+    state: AppState, lead: NormalizedLead
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the enricher's answer as a dict, None) or (None, why it was not used)."""
+    enricher = state.services.get(ENRICHER)
+    if enricher is None:
+        return None, None
+    try:
+        answer = await enricher.enrich(enrichment_input(lead))
+    except Exception as exc:  # an outside component: its failure must not stop the lead
+        state.metrics.ai_failures.labels("enricher", type(exc).__name__).inc()
+        log.warning("enricher failed; rules decide", extra={"error": repr(exc)})
+        return None, "error"
+    if hasattr(answer, "model_dump"):
+        answer = answer.model_dump(mode="json")
+    if not isinstance(answer, Mapping):
+        state.metrics.ai_failures.labels("enricher", "invalid_output").inc()
+        return None, "invalid_output"
+    return dict(answer), None
+
+
+async def _fetch_failed(
+    state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, error: LeadwireError
+) -> str:
+    classification = classify(error)
+    now = utcnow()
+    async with unit_of_work(state) as session:
+        lead = await repository.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
+        if lead is None or lead.status != LeadStatus.PENDING_FETCH.value:
+            return "superseded"
+        attempt = 1 + await repository.count_events(
+            session, tenant_id=tenant_id, lead_id=lead_id, kind=FETCH_FAILED
+        )
+        delay = backoff_delay(
+            attempt, base_s=FETCH_BASE_S, cap_s=FETCH_CAP_S, jitter=FETCH_JITTER, rng=_rng
+        )
+        if classification.retry_after_s is not None:
+            delay = max(delay, classification.retry_after_s)
+        retry_at = now + timedelta(seconds=delay)
+        await repository.update_lead(
+            session, tenant_id=tenant_id, lead_id=lead_id, next_action_at=retry_at
+        )
+        data: dict[str, Any] = {
+            "attempt": attempt,
+            "error_class": classification.error_class.value,
+            "code": classification.code,
+            "retry_at": retry_at.isoformat(),
+        }
+        if isinstance(error, ExternalServiceError):
+            data["provider"] = error.provider
+            data["http_status"] = error.http_status
+        await repository.add_event(
+            session, tenant_id=tenant_id, lead_id=lead_id, kind=FETCH_FAILED, data=data
+        )
+        enqueue_after_commit(
+            session,
+            queue=INTAKE,
+            task=PROCESS_TASK,
+            job_key=retry_job_key(lead_id, retry_at),
+            run_at=retry_at,
+            tenant_id=str(tenant_id),
+            lead_id=str(lead_id),
+        )
+    # TODO(platform.escalation): raise an escalation instead of logging once it is on main.
+    level = logging.ERROR if attempt >= ESCALATE_AFTER else logging.WARNING
+    log.log(
+        level,
+        "lead fetch failed; retrying later",
+        extra={"code": classification.code, "attempt": attempt, "retry_in_s": round(delay, 1)},
+    )
+    return "fetch_failed"
+
+
+async def _ensure_routed(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+    await state.queues.enqueue(
+        INTAKE,
+        ROUTE_TASK,
+        job_key=route_job_key(lead_id),
+        tenant_id=str(tenant_id),
+        lead_id=str(lead_id),
+    )
+
+
+async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
+    """Registered as `leads.process` on queue `intake`; returns what it did (for the job log)."""
+    state = _ctx_state(ctx)
+    tenant_uuid, lead_uuid = uuid.UUID(tenant_id), uuid.UUID(lead_id)
+    tenant_id_var.set(tenant_id)
+    lead_id_var.set(lead_id)
+    async with state.sessions() as session:
+        lead = await repository.get_lead(session, tenant_id=tenant_uuid, lead_id=lead_uuid)
+    if lead is None:
+        return "missing"
+    if lead.status == LeadStatus.READY.value:
+        # Processed before, maybe without its hand-off (Redis failed after the commit).
+        await _ensure_routed(state, tenant_id=tenant_uuid, lead_id=lead_uuid)
+        return "ready"
+    if lead.status not in _WAITING:
+        return lead.status
+    tenant = await tenant_by_id(state, tenant_uuid)
+    if tenant is None:
+        return "missing"
+
+    # Slow outside calls (provider API, enricher) run before the transaction, not inside it.
+    inbound = inbound_of(lead)
+    fetched = lead.status == LeadStatus.PENDING_FETCH.value
+    if fetched:
+        try:
+            update = await fetch_update(state, tenant, lead)
+        except LeadwireError as exc:
+            return await _fetch_failed(state, tenant_id=tenant_uuid, lead_id=lead_uuid, error=exc)
+        inbound = apply_update(inbound, update)
+    normalized = normalize(
+        inbound, default_region=tenant.default_region, field_map=tenant.field_map
+    )
+    rejected = normalized.rejection is not None
+    rules = urgency_of(normalized)
+    enrichment, skipped = (None, None) if rejected else await _enrich(state, normalized)
+    decision = decide_priority(rules=rules, explicit=normalized.urgency, enrichment=enrichment)
+
+    async with unit_of_work(state) as session:
+        locked = await repository.lock_lead(session, tenant_id=tenant_uuid, lead_id=lead_uuid)
+        if locked is None or locked.status != lead.status:
+            return "superseded"
+        values: dict[str, Any] = lead_columns(normalized) if fetched else {}
+        if fetched:
+            await repository.add_event(
+                session,
+                tenant_id=tenant_uuid,
+                lead_id=lead_uuid,
+                kind="lead.fetched",
+                data={"provider": lead.source, "phone_valid": normalized.phone.valid},
+            )
+        if rejected:
+            await repository.update_lead(
+                session,
+                tenant_id=tenant_uuid,
+                lead_id=lead_uuid,
+                status=LeadStatus.REJECTED.value,
+                reject_reason=normalized.rejection,
+                next_action_at=None,
+                **values,
+            )
+            await repository.add_event(
+                session,
+                tenant_id=tenant_uuid,
+                lead_id=lead_uuid,
+                kind="lead.rejected",
+                data={"reason": normalized.rejection, "phone_reason": normalized.phone.reason},
+            )
+            return "rejected"
+        stored_enrichment: dict[str, Any] = {
+            "rules": {
+                "level": rules.level.value,
+                "source": rules.source,
+                "signals": [
+                    {"phrase": s.phrase, "level": s.level.value, "field": s.field}
+                    for s in rules.signals
+                ],
+            },
+            "priority_reason": decision.reason,
+        }
+        if enrichment is not None:
+            stored_enrichment["enricher"] = enrichment
+        if skipped is not None:
+            stored_enrichment["enricher_skipped"] = skipped
+        await repository.update_lead(
+            session,
+            tenant_id=tenant_uuid,
+            lead_id=lead_uuid,
+            status=LeadStatus.READY.value,
+            priority=decision.priority.value,
+            enrichment=stored_enrichment,
+            next_action_at=utcnow(),
+            **values,
+        )
+        await repository.add_event(
+            session,
+            tenant_id=tenant_uuid,
+            lead_id=lead_uuid,
+            kind="lead.ready",
+            data={"priority": decision.priority.value, "reason": decision.reason},
+        )
+        enqueue_after_commit(
+            session,
+            queue=INTAKE,
+            task=ROUTE_TASK,
+            job_key=route_job_key(lead_uuid),
+            tenant_id=tenant_id,
+            lead_id=lead_id,
+        )
+    return "ready"
