@@ -35,6 +35,7 @@ from leadwire.platform.http import (
 from leadwire.platform.observability import Metrics
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
+from leadwire.services import register_services
 from leadwire.tenants.routes import routes as tenant_routes
 
 log = logging.getLogger("leadwire.app")
@@ -126,10 +127,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if state is not None:
+            register_services(state)
             app.state.leadwire = state
             yield {}
             return
         async with open_state(settings, metrics=app_metrics) as opened:
+            register_services(opened)
             app.state.leadwire = opened
             log.info("api ready", extra={"public_url": settings.public_url})
             yield {}

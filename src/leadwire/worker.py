@@ -27,6 +27,7 @@ from leadwire.platform.job_runner import classified
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
+from leadwire.services import register_services
 
 log = logging.getLogger("leadwire.worker")
 
@@ -131,6 +132,7 @@ async def run_worker(
         loop.add_signal_handler(signum, stop.set)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
     async with open_state(settings) as state:
+        register_services(state)
         workers = build_workers(
             state, queues=queues, concurrency=concurrency, worker_name=worker_name
         )

@@ -33,6 +33,7 @@ import logging
 import uuid
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadwire.compliance import dnc_store, repository
@@ -45,7 +46,7 @@ from leadwire.compliance.gather import UsageFacts, gather, tenant_settings
 from leadwire.compliance.locate import PhoneFacts, phone_facts
 from leadwire.compliance.schemas import CheckRequest, parse_phone, phone_digits
 from leadwire.leads import repository as leads_repository
-from leadwire.leads.models import Lead
+from leadwire.leads.models import Lead, LeadEvent
 from leadwire.platform.state import AppState
 from leadwire.tenants.models import Tenant
 
@@ -277,3 +278,21 @@ def _aware(instant: dt.datetime) -> dt.datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError("instants must be timezone-aware")
     return instant.astimezone(dt.UTC)
+
+
+async def last_decision(
+    session: AsyncSession, *, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The lead's most recent gate decision as stored on its timeline (None before the gate)."""
+    result = await session.execute(
+        select(LeadEvent.data)
+        .where(
+            LeadEvent.tenant_id == tenant_id,
+            LeadEvent.lead_id == lead_id,
+            LeadEvent.kind == DECISION_EVENT,
+        )
+        .order_by(LeadEvent.id.desc())
+        .limit(1)
+    )
+    data = result.scalar_one_or_none()
+    return dict(data) if data is not None else None
