@@ -32,6 +32,8 @@ from leadwire.platform.http import (
 from leadwire.platform.observability import Metrics
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
+from leadwire.telephony import service as telephony_service
+from leadwire.telephony.routes import routes as telephony_routes
 from leadwire.tenants.routes import routes as tenant_routes
 
 log = logging.getLogger("leadwire.app")
@@ -112,7 +114,7 @@ def _platform_routes() -> list[ApiRoute]:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*_platform_routes(), *tenant_routes, *admin_routes]
+    return [*_platform_routes(), *tenant_routes, *telephony_routes, *admin_routes]
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:
@@ -123,10 +125,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> Starlett
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if state is not None:
             app.state.leadwire = state
+            telephony_service.install(state)
             yield {}
             return
         async with open_state(settings, metrics=app_metrics) as opened:
             app.state.leadwire = opened
+            telephony_service.install(opened)
             log.info("api ready", extra={"public_url": settings.public_url})
             yield {}
 

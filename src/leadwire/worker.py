@@ -23,6 +23,8 @@ from saq import CronJob, Worker
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
+from leadwire.telephony import service as telephony_service
+from leadwire.telephony import tasks as telephony_tasks
 
 log = logging.getLogger("leadwire.worker")
 
@@ -46,11 +48,16 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     """Queue name -> [(task name, function)]. Areas' task modules are listed here explicitly."""
     tasks: dict[str, list[tuple[str, Task]]] = {name: [] for name in QUEUE_NAMES}
     tasks[MAINTENANCE].append(("platform.heartbeat", heartbeat))
+    for queue, entries in telephony_tasks.TASKS.items():
+        tasks[queue].extend(entries)
     return tasks
 
 
 def cron_jobs() -> list[CronJob[Any]]:
-    return [CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10)]
+    return [
+        CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
+        *telephony_tasks.cron_jobs(),
+    ]
 
 
 def build_workers(
@@ -119,6 +126,7 @@ async def run_worker(
         loop.add_signal_handler(signum, stop.set)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
     async with open_state(settings) as state:
+        telephony_service.install(state)
         workers = build_workers(
             state, queues=queues, concurrency=concurrency, worker_name=worker_name
         )
