@@ -1,29 +1,10 @@
-"""The dial pipeline: route a ready lead, make a due attempt eligible, and dial from the board.
-
-1. `route_lead` (task `dialer.route`, queue intake): the gate at stage "queue"; block -> the
-   lead is blocked and never dialed; call/defer -> scheduled at
-   ``max(received_at + dial_delays_s[priority], not_before)`` with a `dialer.dial` job on the
-   priority's queue (key ``lead.dial:<lead>:<attempt>``).
-2. `make_eligible` (task `dialer.dial`): at the due time, pauses are read (emergency, tenant,
-   queue: held work is re-checked every ~15 s, never dropped) and the attempt is posted to the
-   board (`board.py`), which orders every eligible attempt by priority and tenant.
-3. `drain` (the same task, then `dialer.dispatch` wake-ups): claims the board's best ticket
-   (slot and send time included) and `dial_claim`s it:
-   the dial transaction re-reads the pauses and runs the gate at stage "dial", takes the rate
-   windows and the budget (a refusal puts the ticket back: not an error, not an attempt),
-   chooses the caller ID, and records the attempt (`calls` row + `compliance.record_attempt`)
-   before the provider is called at the reserved send time; the CallSid is stored after.
-4. Recovery: an attempt recorded without a CallSid whose dial lease passed (the dialer died, or
-   the provider's answer was lost) is posted again, and its dial first asks the provider
-   (`find_call`) whether the call exists: no person is called twice for one attempt.
-"""
+"""Step 3: dial from the board (claim, the dial transaction, the provider, recovery)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,30 +12,39 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadwire.compliance.decision import Decision, Verdict
+from leadwire.compliance.decision import Verdict
 from leadwire.leads import repository as leads_repo
 from leadwire.leads.models import Lead, LeadStatus
 from leadwire.platform.classify import classify
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass, ExternalServiceError
-from leadwire.platform.flags import Flags, read_flags
-from leadwire.platform.jobs import enqueue_after_commit, job_key, unit_of_work
-from leadwire.platform.queues import DIAL_QUEUES, INTAKE
+from leadwire.platform.flags import read_flags
+from leadwire.platform.jobs import unit_of_work
+from leadwire.platform.queues import DIAL_QUEUES
 from leadwire.platform.state import AppState
 from leadwire.telephony import calls, repository, snapshot, urls
-from leadwire.telephony.board import Claim, NoClaim, SlotConfig, lower_or_equal, ticket
+from leadwire.telephony.board import Claim, NoClaim, lower_or_equal
 from leadwire.telephony.call_status import CallStatus
 from leadwire.telephony.caller_id import choose_caller_id
+from leadwire.telephony.dialer.common import (
+    DIAL_LEASE_S,
+    DRAIN_BUDGET_S,
+    SHORT_WAIT_MS,
+    UNKNOWN_RECHECK_S,
+    WAITERS_PER_PROCESS,
+    enqueue_redial,
+    evaluate,
+    from_ms,
+    next_time,
+    schedule_dispatch,
+)
 from leadwire.telephony.gate import (
-    evaluate_fn,
     gate_time,
-    real_time,
     record_attempt_fn,
     usage_facts,
 )
 from leadwire.telephony.limits import (
     Refusal,
-    TenantLimits,
     budget_day,
     effective_limits,
     next_midnight,
@@ -66,219 +56,12 @@ from leadwire.telephony.providers import provider_of
 from leadwire.telephony.runtime import board_of, limits_of
 from leadwire.telephony.state_machine import CallbackEvent, CallState
 from leadwire.tenants import repository as tenants_repo
-from leadwire.tenants.models import Tenant
 from leadwire.tenants.service import effective_settings
 from leadwire.tenants.settings_schema import TenantSettings
 
 log = logging.getLogger("leadwire.telephony.dialer")
 
-DIAL_JOB_TIMEOUT_S = 90
-HOLD_RECHECK_S = 15.0
-DRAIN_BUDGET_S = 20.0
-SHORT_WAIT_MS = 2_000
-WAITERS_PER_PROCESS = 2
-# From recording an attempt until the provider must have answered POST /Calls: the send wait
-# (at most ~1.5 s), the provider request timeout (10 s) and a margin. Past it, recovery runs.
-DIAL_LEASE_S = 20.0
-UNKNOWN_RECHECK_S = 5.0
-EARLY_TOLERANCE_S = 1.5
-_RNG = random.Random()
-
-
-def _ms(instant: dt.datetime) -> int:
-    return int(instant.timestamp() * 1000)
-
-
-def _from_ms(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-
-def hold_delay() -> dt.timedelta:
-    """When held work is looked at again (jittered, so a lifted pause does not stampede)."""
-    return dt.timedelta(seconds=HOLD_RECHECK_S * _RNG.uniform(0.8, 1.2))
-
-
-def hold_reason(flags: Flags, tenant: Tenant, priority: str, now: dt.datetime) -> str | None:
-    if flags.emergency is not None:
-        return "emergency_mode"
-    if tenant.paused_until is not None and tenant.paused_until > now:
-        return "tenant_paused"
-    if flags.queue_paused(priority):
-        return "queue_paused"
-    return None
-
-
-def slot_config(limits: TenantLimits) -> SlotConfig:
-    lease_s = calls.RING_TIMEOUT_S + limits.max_call_seconds + calls.RECONCILE_MARGIN_S
-    return SlotConfig(
-        standard=limits.concurrent_calls,
-        priority=limits.for_priority("emergency").concurrent_calls,
-        lease_ms=lease_s * 1000,
-    )
-
-
-def _enqueue_redial(session: AsyncSession, lead: Lead, *, attempt: int, at: dt.datetime) -> None:
-    """A dial job at `at` for a deferred attempt (the running job still holds the base key)."""
-    enqueue_after_commit(
-        session,
-        queue=calls.dial_priority(lead),
-        task="dialer.dial",
-        job_key=job_key("lead.redial", lead.id, attempt, int(at.timestamp())),
-        run_at=at,
-        timeout_s=DIAL_JOB_TIMEOUT_S,
-        tenant_id=str(lead.tenant_id),
-        lead_id=str(lead.id),
-    )
-
-
-def _next_time(state: AppState, decision: Decision, now: dt.datetime) -> dt.datetime:
-    if decision.not_before is not None:
-        return max(now, real_time(state.settings, decision.not_before))
-    return now + hold_delay()
-
-
-async def _evaluate(
-    session: AsyncSession,
-    *,
-    state: AppState,
-    tenant: Tenant,
-    lead: Lead,
-    stage: str,
-    now: dt.datetime,
-    flags: Flags,
-    usage: object | None,
-) -> Decision:
-    evaluate = evaluate_fn()
-    return await evaluate(
-        session,
-        state=state,
-        tenant=tenant,
-        lead=lead,
-        stage="queue" if stage == "queue" else "dial",
-        now=gate_time(state.settings, now),
-        usage=usage,
-        queue_paused=flags.queue_paused(calls.dial_priority(lead)),
-    )
-
-
-# ---- 1. route ---------------------------------------------------------------------------------
-
-
-async def route_lead(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
-    now = utcnow()
-    async with unit_of_work(state) as session:
-        lead = await leads_repo.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
-        if lead is None or lead.status != LeadStatus.READY:
-            return
-        tenant = await tenants_repo.get_by_id(session, tenant_id)
-        if tenant is None:
-            return
-        settings = effective_settings(tenant)
-        flags = await read_flags(session, now=now)
-        decision = await _evaluate(
-            session, state=state, tenant=tenant, lead=lead, stage="queue", now=now,
-            flags=flags, usage=None,
-        )  # fmt: skip
-        lead.updated_at = now
-        if decision.verdict is Verdict.BLOCK:
-            lead.status = LeadStatus.BLOCKED
-            lead.next_action_at = None
-            await leads_repo.add_event(
-                session,
-                tenant_id=tenant_id,
-                lead_id=lead_id,
-                kind="dialer.blocked",
-                data={"stage": "queue", "reason": decision.reason},
-            )
-            return
-        priority = calls.dial_priority(lead)
-        delay = dt.timedelta(seconds=getattr(settings.dial_delays_s, priority))
-        gate_at = now if decision.verdict is Verdict.CALL else _next_time(state, decision, now)
-        at = max(lead.received_at + delay, gate_at, now)
-        attempt = lead.attempts + 1
-        lead.status = LeadStatus.SCHEDULED
-        lead.next_action_at = at
-        enqueue_after_commit(
-            session,
-            queue=priority,
-            task="dialer.dial",
-            job_key=job_key("lead.dial", lead.id, attempt),
-            run_at=at if at > now else None,
-            timeout_s=DIAL_JOB_TIMEOUT_S,
-            tenant_id=str(tenant_id),
-            lead_id=str(lead_id),
-        )
-        await leads_repo.add_event(
-            session,
-            tenant_id=tenant_id,
-            lead_id=lead_id,
-            kind="dialer.scheduled",
-            data={
-                "attempt": attempt,
-                "priority": priority,
-                "at": at.isoformat(),
-                "decision": decision.verdict.value,
-                "reason": decision.reason,
-            },
-        )
-
-
-# ---- 2. make eligible ------------------------------------------------------------------------
-
-
-async def post_ticket(
-    state: AppState, *, lead: Lead, tenant: Tenant, attempt: int, due: dt.datetime
-) -> bool:
-    limits = effective_limits(effective_settings(tenant), tenant.plan)
-    return await board_of(state).post(
-        priority=calls.dial_priority(lead),
-        tenant_id=lead.tenant_id,
-        lead_id=lead.id,
-        attempt=attempt,
-        due_ms=_ms(due),
-        slots=slot_config(limits),
-    )
-
-
-async def make_eligible(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
-    """Post the lead's due attempt to the board, or hold it while a pause is on."""
-    now = utcnow()
-    async with unit_of_work(state) as session:
-        lead = await leads_repo.get_lead(session, tenant_id=tenant_id, lead_id=lead_id)
-        if lead is None or lead.status != LeadStatus.SCHEDULED or lead.next_action_at is None:
-            return
-        attempt = lead.attempts + 1
-        if lead.next_action_at > now + dt.timedelta(seconds=EARLY_TOLERANCE_S):
-            _enqueue_redial(session, lead, attempt=attempt, at=lead.next_action_at)
-            return
-        tenant = await tenants_repo.get_by_id(session, tenant_id)
-        if tenant is None:
-            return
-        reason = hold_reason(await read_flags(session, now=now), tenant, lead.priority, now)
-        if reason is not None:
-            locked = await leads_repo.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
-            if locked is not None and locked.status == LeadStatus.SCHEDULED:
-                locked.next_action_at = now + hold_delay()
-                _enqueue_redial(session, locked, attempt=attempt, at=locked.next_action_at)
-            dialer_metrics(state).held.labels(reason).inc()
-            return
-        await post_ticket(
-            state, lead=lead, tenant=tenant, attempt=attempt, due=max(lead.next_action_at, now)
-        )
-
-
 # ---- 3. the dispatcher ------------------------------------------------------------------------
-
-
-async def schedule_dispatch(state: AppState, *, delay_s: float) -> None:
-    at = utcnow() + dt.timedelta(seconds=max(delay_s, 0.0))
-    await state.queues.enqueue(
-        calls.DISPATCH_QUEUE,
-        "dialer.dispatch",
-        job_key=job_key("dialer.dispatch", int(at.timestamp())),
-        run_at=at,
-        timeout_s=DIAL_JOB_TIMEOUT_S,
-    )
 
 
 async def drain(state: AppState, *, budget_s: float = DRAIN_BUDGET_S) -> int:
@@ -478,7 +261,7 @@ async def _decide_and_record(
     day = budget_day(settings.timezone, now)
     usage = await dial_limits.usage(tenant_id=tenant.id, day=day)
     flags = await read_flags(session, now=now)
-    decision = await _evaluate(
+    decision = await evaluate(
         session,
         state=state,
         tenant=tenant,
@@ -503,9 +286,9 @@ async def _decide_and_record(
         )
         return (decision.reason, now)
     if decision.verdict is Verdict.DEFER:
-        at = _next_time(state, decision, now)
+        at = next_time(state, decision, now)
         lead.next_action_at = at
-        _enqueue_redial(session, lead, attempt=claim.attempt, at=at)
+        enqueue_redial(session, lead, attempt=claim.attempt, at=at)
         return (decision.reason, at)
     caller_id = choose_caller_id(callee=lead.phone_e164, caller_ids=settings.caller_ids)
     if caller_id is None:
@@ -578,9 +361,9 @@ async def _record_attempt(
         dispatch={
             "priority": claim.priority,
             "seq": claim.seq,
-            "posted_at": _from_ms(claim.posted_ms).isoformat(),
-            "claimed_at": _from_ms(claim.claimed_ms).isoformat(),
-            "send_at": _from_ms(claim.send_ms).isoformat(),
+            "posted_at": from_ms(claim.posted_ms).isoformat(),
+            "claimed_at": from_ms(claim.claimed_ms).isoformat(),
+            "send_at": from_ms(claim.send_ms).isoformat(),
         },
         dial_lease_until=lease,
         started_at=now,
@@ -706,133 +489,3 @@ async def _create_failed(state: AppState, prepared: Prepared, exc: ExternalServi
         call.dial_lease_until = None
         await calls.finalize(session, state=state, call=call, now=now)
     dialer_metrics(state).dials.labels(prepared.priority, "rejected").inc()
-
-
-# ---- 4. the sweeper ---------------------------------------------------------------------------
-
-
-@dataclass
-class SweepReport:
-    routed: int = 0
-    requeued: int = 0
-    recovered: int = 0
-    reconciled: int = 0
-    slots_reclaimed: int = 0
-
-
-async def sweep(state: AppState, *, limit: int = 500) -> SweepReport:
-    """Re-queue due work whose job went missing; recover stuck dials; reclaim slots."""
-    report = SweepReport()
-    now = utcnow()
-    board = board_of(state)
-    async with state.sessions() as session:
-        rows = list(await repository.due_leads(session, before=now, limit=limit))
-    for tenant_id, lead_id, status, priority, attempts, next_action_at in rows:
-        queue = priority if priority in DIAL_QUEUES else "medium"
-        if status == LeadStatus.READY:
-            key = job_key("lead.route", lead_id)
-            if not await state.queues.job_pending(INTAKE, key):
-                await state.queues.enqueue(
-                    INTAKE, "dialer.route", job_key=key,
-                    tenant_id=str(tenant_id), lead_id=str(lead_id),
-                )  # fmt: skip
-                report.routed += 1
-        elif status == LeadStatus.SCHEDULED:
-            attempt = attempts + 1
-            if await board.has(ticket(lead_id, attempt)):
-                continue
-            base = job_key("lead.dial", lead_id, attempt)
-            redial = job_key("lead.redial", lead_id, attempt, int(next_action_at.timestamp()))
-            if await state.queues.job_pending(queue, base) or await state.queues.job_pending(
-                queue, redial
-            ):
-                continue
-            await state.queues.enqueue(
-                queue, "dialer.dial", job_key=base, timeout_s=DIAL_JOB_TIMEOUT_S,
-                tenant_id=str(tenant_id), lead_id=str(lead_id),
-            )  # fmt: skip
-            report.requeued += 1
-        elif status == LeadStatus.DIALING:
-            outcome = await recover_dialing(
-                state, tenant_id=tenant_id, lead_id=lead_id, attempt=attempts, now=now
-            )
-            if outcome == "recovered":
-                report.recovered += 1
-            elif outcome == "reconciled":
-                report.reconciled += 1
-    report.slots_reclaimed = await board.reclaim_slots()
-    if await board.pending():
-        await schedule_dispatch(state, delay_s=0.0)
-    return report
-
-
-async def recover_dialing(
-    state: AppState,
-    *,
-    tenant_id: uuid.UUID,
-    lead_id: uuid.UUID,
-    attempt: int,
-    now: dt.datetime,
-) -> str | None:
-    """A dialing lead past its deadline: re-post a dial that never got a CallSid (its dial
-    asks the provider first), or ask the provider about a call that should have ended."""
-    repost: tuple[Lead, Tenant] | None = None
-    outcome: str | None = None
-    async with unit_of_work(state) as session:
-        lead = await leads_repo.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
-        if lead is None or lead.status != LeadStatus.DIALING or lead.attempts != attempt:
-            return None
-        call = await repository.call_for_attempt(
-            session, tenant_id=tenant_id, lead_id=lead_id, attempt=attempt
-        )
-        tenant = await tenants_repo.get_by_id(session, tenant_id)
-        if call is None or tenant is None or call.finalized_at is not None:
-            return None
-        if call.provider_call_id is None:
-            if call.dial_lease_until is not None and call.dial_lease_until > now:
-                lead.next_action_at = call.dial_lease_until
-                return None
-            call.dial_lease_until = now + dt.timedelta(seconds=DIAL_LEASE_S)
-            lead.next_action_at = call.dial_lease_until
-            repost = (lead, tenant)
-            outcome = "recovered"
-        else:
-            outcome = await _reconcile(state, session, call=call, lead=lead, tenant=tenant, now=now)
-    if repost is not None:
-        lead, tenant = repost
-        await post_ticket(state, lead=lead, tenant=tenant, attempt=attempt, due=now)
-        await schedule_dispatch(state, delay_s=0.0)
-    return outcome
-
-
-async def _reconcile(
-    state: AppState,
-    session: AsyncSession,
-    *,
-    call: Call,
-    lead: Lead,
-    tenant: Tenant,
-    now: dt.datetime,
-) -> str | None:
-    assert call.provider_call_id
-    try:
-        found = await provider_of(state).fetch_call(call.provider_call_id)
-    except ExternalServiceError as exc:
-        log.warning("reconcile failed", extra={"call_id": str(call.id), "code": exc.provider_code})
-        lead.next_action_at = now + dt.timedelta(seconds=calls.RECONCILE_MARGIN_S)
-        return None
-    await repository.add_event(
-        session,
-        call_id=call.id,
-        tenant_id=call.tenant_id,
-        provider_call_id=call.provider_call_id,
-        kind="reconcile",
-        params=[["status", found.status.value], ["duration", str(found.duration_s or "")]],
-        signature_valid=False,
-    )
-    await calls.apply_event(session, call=call, event=found.to_event(), now=now)
-    if CallStatus(call.status).is_final:
-        await calls.finalize(session, state=state, call=call, now=now)
-        return "reconciled"
-    lead.next_action_at = now + dt.timedelta(seconds=calls.RECONCILE_MARGIN_S)
-    return None
