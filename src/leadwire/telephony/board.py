@@ -241,11 +241,21 @@ class NoClaim:
 
 
 class Board:
-    def __init__(self, redis: Redis, *, account: str, cps: float, prefix: str = PREFIX) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        account: str,
+        cps: float,
+        prefix: str = PREFIX,
+        claim_lease_ms: int = CLAIM_LEASE_MS,
+    ) -> None:
         self.redis = redis
         self.account = account
         self.interval_ms = send_interval_ms(cps)
+        self.tolerance_ms = (self.interval_ms - 1000.0 / cps) / 2
         self.prefix = prefix
+        self.claim_lease_ms = claim_lease_ms
         self._post = redis.register_script(_POST)
         self._claim = redis.register_script(_CLAIM)
         self._unclaim = redis.register_script(_UNCLAIM)
@@ -284,7 +294,7 @@ class Board:
                 self.account,
                 round(self.interval_ms),
                 PREP_MS,
-                CLAIM_LEASE_MS,
+                self.claim_lease_ms,
                 *DIAL_QUEUES,
             ]
         )

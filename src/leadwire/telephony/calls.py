@@ -112,10 +112,11 @@ async def apply_event(
     if new.price is not None:
         call.price = abs(new.price)
         call.price_unit = new.price_unit
-    if new.was_answered or (new.status.is_final and new.answered_at is not None):
-        call.answered_at = call.answered_at or new.answered_at or now
+    # The callbacks' own timestamps win over arrival times, whatever order they came in.
+    if new.was_answered or new.answered_at is not None:
+        call.answered_at = new.answered_at or call.answered_at or now
     if new.status.is_final:
-        call.ended_at = call.ended_at or new.ended_at or now
+        call.ended_at = new.ended_at or call.ended_at or now
     call.updated_at = now
     return transition
 

@@ -294,9 +294,12 @@ async def _decide_and_record(
     if caller_id is None:
         return await _hold_for_tenant(session, lead, now, reason="no_valid_caller_id")
 
+    windows_from = time.time()
     refusal = await dial_limits.take_windows(
         tenant_id=tenant.id, limits=limits.for_priority(claim.priority), phone_e164=lead.phone_e164
     )
+    # When the windows counted this call, within these bounds (audits check "no overshoot").
+    counted = (int(windows_from * 1000), int(time.time() * 1000))
     if refusal is not None:
         raise Limited(refusal, priorities=lower_or_equal(claim.priority))
     call_id = uuid.uuid4()
@@ -314,7 +317,7 @@ async def _decide_and_record(
     reservation.tenant_id, reservation.day, reservation.member = tenant.id, day, str(call_id)
     return await _record_attempt(
         state, session, claim, lead, settings, call_id=call_id, caller_id=caller_id,
-        reserved=amount, day=day, now=now,
+        reserved=amount, day=day, now=now, counted=counted,
     )  # fmt: skip
 
 
@@ -342,6 +345,7 @@ async def _record_attempt(
     reserved: Decimal,
     day: str,
     now: dt.datetime,
+    counted: tuple[int, int],
 ) -> Prepared:
     assert lead.phone_e164
     provider = provider_of(state)
@@ -364,6 +368,7 @@ async def _record_attempt(
             "posted_at": from_ms(claim.posted_ms).isoformat(),
             "claimed_at": from_ms(claim.claimed_ms).isoformat(),
             "send_at": from_ms(claim.send_ms).isoformat(),
+            "counted_ms": list(counted),
         },
         dial_lease_until=lease,
         started_at=now,
@@ -400,7 +405,7 @@ async def _wait_for_send(state: AppState, send_ms: int) -> None:
     """Sleep until the reserved send time; a dialer that missed it by more than half the guard
     reserves a new one, so the carrier never sees two calls closer than 1/cps."""
     board = board_of(state)
-    tolerance_ms = (board.interval_ms - 1000.0 / state.settings.twilio_cps) / 2
+    tolerance_ms = board.tolerance_ms
     for _ in range(5):
         now_ms = time.time() * 1000
         if now_ms < send_ms:
