@@ -87,15 +87,18 @@ class Cluster:
         process.wait(10)
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        """Workers first (their callbacks still need the API), then the API."""
+        workers = [p for name, p in self.processes.items() if name != "api"]
+        for group in (workers, [p for name, p in self.processes.items() if name == "api"]):
+            for process in group:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in group:
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
         for log in self._logs:
             log.close()
         self._logs.clear()

@@ -16,9 +16,9 @@ number of worker processes share it as if they were one:
 * The claim takes, in the same script, the two capacities that must follow the board's order:
   a concurrency *slot* of the tenant (a lease scored by its expiry, released by the call's
   final callback, reclaimed when the lease expires) and the account's next *send time*
-  (calls per second to the carrier). Because nobody can claim while the next send time is
-  more than one interval away, claims, and therefore calls, follow the board's order: a
-  higher-priority ticket posted now is claimed before any lower one at the next send time.
+  (calls per second to the carrier). Nobody can claim before the next send time is within
+  `PREP_MS`, so claims, and therefore calls, follow the board's order: a higher-priority
+  ticket posted now is claimed before any lower one at the next send time.
 * Rate windows (per minute/hour/day, with priority headroom) and the budget are taken after
   the claim (`telephony.limits`, the `limits` library); a refusal puts the ticket back where
   it was and marks the tenant blocked for that priority and the lower ones until the window
@@ -89,7 +89,7 @@ end
 local interval, prep = tonumber(ARGV[3]), tonumber(ARGV[4])
 local last = tonumber(redis.call('GET', P..'cps:'..ARGV[2]) or '0')
 local send = math.max(now + prep, last + interval)
-if send > now + prep + interval then return {0, send - prep - interval - now} end
+if send > now + prep then return {0, send - prep - now} end
 local wait = -1
 local function consider(w) if wait < 0 or w < wait then wait = w end end
 for i = 6, #ARGV do

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from saq import CronJob
@@ -20,6 +21,13 @@ from saq import CronJob
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE
 from leadwire.platform.state import AppState
 from leadwire.telephony import dialer, service
+
+
+def _stopping(ctx: dict[str, Any]) -> Callable[[], bool]:
+    """True once the SAQ worker running this job is shutting down."""
+    worker = ctx.get("worker")
+    event = getattr(worker, "event", None)
+    return event.is_set if event is not None else (lambda: False)
 
 
 def _state(ctx: dict[str, Any]) -> AppState:
@@ -35,11 +43,11 @@ async def route(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> None:
 async def dial(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> None:
     state = _state(ctx)
     await dialer.make_eligible(state, tenant_id=uuid.UUID(tenant_id), lead_id=uuid.UUID(lead_id))
-    await dialer.drain(state)
+    await dialer.drain(state, stopping=_stopping(ctx))
 
 
 async def dispatch(ctx: dict[str, Any]) -> None:
-    await dialer.drain(_state(ctx))
+    await dialer.drain(_state(ctx), stopping=_stopping(ctx))
 
 
 async def dialer_sweep(ctx: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -64,7 +65,12 @@ log = logging.getLogger("leadwire.telephony.dialer")
 # ---- 3. the dispatcher ------------------------------------------------------------------------
 
 
-async def drain(state: AppState, *, budget_s: float = DRAIN_BUDGET_S) -> int:
+async def drain(
+    state: AppState,
+    *,
+    budget_s: float = DRAIN_BUDGET_S,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
     """Claim and dial the board's best tickets until nothing is claimable; returns how many.
 
     A short wait for the next send time is slept by at most `WAITERS_PER_PROCESS` drains per
@@ -75,6 +81,8 @@ async def drain(state: AppState, *, budget_s: float = DRAIN_BUDGET_S) -> int:
     deadline = loop.time() + budget_s
     handled = 0
     while loop.time() < deadline:
+        if stopping():  # the worker is shutting down: leave the rest to a wake-up
+            break
         result = await board.claim()
         if isinstance(result, Claim):
             await dial_claim(state, result)
