@@ -448,3 +448,32 @@ async def test_carrier_failures_cut_the_tenants_rate_and_escalate(
     assert await limits_of(clean).rate_factor(tenant.id) == ADAPT_FACTOR
     escalations = dialer_metrics(clean).escalations.labels("adaptive_rate_cut")._value.get()
     assert escalations >= 1
+
+
+async def test_settings_changes_take_effect_on_the_next_dial(
+    clean: AppState, carrier: SimulatedCarrier, ctx: dict[str, Any]
+) -> None:
+    from leadwire.tenants import service as tenants_service
+    from leadwire.tenants.models import Tenant
+
+    tenant = await dial_tenant(clean)
+    first = await make_lead(clean, tenant, number=phone(60))
+    await route_and_dial(ctx, tenant.id, first)
+    async with session_scope(clean.sessions) as session:
+        row = await session.get(Tenant, tenant.id)
+        assert row is not None
+        await tenants_service.update_settings(
+            session,
+            tenant=row,
+            patch={"caller_ids": ["+17065550111"], "limits": {"calls_per_minute": 2}},
+            secret_box=clean.secret_box,
+        )
+    second = await make_lead(clean, tenant, number=phone(61))
+    third = await make_lead(clean, tenant, number=phone(62))
+    for lead_id in (second, third):
+        await route_and_dial(ctx, tenant.id, lead_id)
+    [before] = await calls_of(clean, first)
+    [after] = await calls_of(clean, second)
+    assert (before.from_number, after.from_number) == ("+14045550100", "+17065550111")
+    assert await calls_of(clean, third) == []  # the new limit: two calls this minute
+    await carrier.idle()
