@@ -21,10 +21,12 @@ board's order.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
 import math
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +40,7 @@ from limits import (
     RateLimitItemPerHour,
     RateLimitItemPerMinute,
 )
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.limits import safe_string
 
 from leadwire.platform.ratelimit import RateLimiter
@@ -235,6 +238,9 @@ class DialLimits:
 
     def __init__(self, limiter: RateLimiter, redis: Any, *, per_number_24h: int) -> None:
         self.limiter = limiter
+        # The platform's `limits` storage, used directly: a boolean per window, and the reset
+        # time only for a refusal (the wrapper reads it after every hit too).
+        self._windows = MovingWindowRateLimiter(limiter.storage)
         self.redis = redis
         self.per_number_24h = per_number_24h
         self._budget = redis.register_script(_BUDGET)
@@ -258,10 +264,10 @@ class DialLimits:
     ) -> Refusal | None:
         """Count one call in every window, or say which refused and until when.
 
-        Every window is tested first, then hit; two dialers racing for the last unit both
-        pass the test, and the moving-window hit (atomic) refuses the second. A hit refused
-        after an earlier one succeeded leaves that earlier unit used: a rare, conservative
-        loss, never an overshoot.
+        Every window is tested first, then hit (each in parallel: one round trip each way);
+        two dialers racing for the last unit both pass the test, and the moving-window hit
+        (atomic) refuses the second. A hit refused while another layer's succeeded leaves that
+        other unit used: a rare, conservative loss, never an overshoot.
         """
         tenant = str(tenant_id)
         layers: list[tuple[str, RateLimitItem, tuple[str, ...], bool]] = [
@@ -275,16 +281,16 @@ class DialLimits:
                 False,
             )
         )
-        for layer, item, ids, tenant_wide in layers:
+        for layer, item, _, tenant_wide in layers:
             if item.amount <= 0:
                 return Refusal(layer, 3600.0, tenant_wide)
-            result = await self.limiter.test(item, *ids)
-            if not result.allowed:
-                return Refusal(layer, max(result.retry_after_s, 0.05), tenant_wide)
-        for layer, item, ids, tenant_wide in layers:
-            result = await self.limiter.hit(item, *ids)
-            if not result.allowed:
-                return Refusal(layer, max(result.retry_after_s, 0.05), tenant_wide)
+        for step in (self._windows.test, self._windows.hit):
+            allowed = await asyncio.gather(*(step(item, *ids) for _, item, ids, _ in layers))
+            for (layer, item, ids, tenant_wide), ok in zip(layers, allowed, strict=True):
+                if not ok:
+                    stats = await self._windows.get_window_stats(item, *ids)
+                    wait = max(stats.reset_time - time.time(), 0.05)
+                    return Refusal(layer, wait, tenant_wide)
         return None
 
     @staticmethod
