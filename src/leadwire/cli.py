@@ -27,7 +27,7 @@ def _fail(message: str) -> int:
 
 def _settings_for_commands(data_dir: str | None = None) -> Settings:
     """Settings from the environment, filling unset URLs from a running `leadwire up`."""
-    from leadwire.platform.supervisor import runtime_env
+    from leadwire.supervisor import runtime_env
 
     settings = load_settings()
     folder = Path(data_dir) if data_dir else settings.data_dir
@@ -51,7 +51,7 @@ async def _preflight(settings: Settings) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from leadwire.platform.supervisor import run_up
+    from leadwire.supervisor import run_up
 
     configure_logging(load_settings().log_level)
     data_dir = Path(args.data_dir) if args.data_dir else load_settings().data_dir

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from leadwire.tenants.settings_schema import (
     masked_view,
     split_secrets,
 )
+from leadwire.tenants.source_keys import google_key_fingerprint, organization_key
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -147,11 +147,10 @@ def _routing_keys(settings: TenantSettings, secrets: dict[str, Any]) -> list[tup
     if src.hubspot and src.hubspot.portal_id:
         keys.append(("hubspot", str(src.hubspot.portal_id)))
     if src.salesforce and src.salesforce.organization_id:
-        # Salesforce sends 15- or 18-character ids; the first 15 identify the org.
-        keys.append(("salesforce", src.salesforce.organization_id[:15]))
+        keys.append(("salesforce", organization_key(src.salesforce.organization_id)))
     google_key = secrets.get("google_ads.google_key")
     if google_key:
-        keys.append(("google-ads", hashlib.sha256(google_key.encode()).hexdigest()))
+        keys.append(("google-ads", google_key_fingerprint(google_key)))
     return keys
 
 

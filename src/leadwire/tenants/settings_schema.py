@@ -10,12 +10,12 @@ import re
 from typing import Any, Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 SECRET_MASK = "***"  # noqa: S105 - the mask, not a secret
 # (source, field) pairs that are secrets: stored encrypted, never read back.
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {
-    "meta": ("page_access_token", "app_secret"),
+    "meta": ("page_access_token", "app_secret", "verify_token"),
     "hubspot": ("access_token", "client_secret"),
     "google_ads": ("google_key",),
     "zapier": ("secret",),
@@ -44,6 +44,7 @@ class MetaSource(_Strict):
     page_ids: list[str] = Field(default_factory=list)
     page_access_token: str | None = None
     app_secret: str | None = None
+    verify_token: str | None = Field(default=None, min_length=8)
 
     @field_validator("page_ids")
     @classmethod
@@ -64,6 +65,9 @@ class SalesforceSource(_Strict):
     organization_id: str | None = Field(
         default=None, pattern=r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"
     )
+    # Optional: accept outbound messages only from these networks (Salesforce's published
+    # ranges); outbound messages carry no signature.
+    allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
 
 
 class GoogleAdsSource(_Strict):

@@ -1,0 +1,151 @@
+"""The deployment files are checked by machine, not by eye: Kubernetes schemas (strict, the
+same JSON schemas kubeconform uses, shipped offline by kubernetes-validate), cross-references
+between objects, and every command against the real CLI parser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from leadwire.cli import build_parser
+from leadwire.platform.queues import QUEUE_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+K8S_VERSION = "1.33.0"
+
+
+def _docs() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+DOCS = _docs()
+BY_KIND: dict[str, list[dict[str, Any]]] = {}
+for _doc in DOCS:
+    BY_KIND.setdefault(_doc["kind"], []).append(_doc)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [d for d in DOCS if d["apiVersion"] != "keda.sh/v1alpha1"],
+    ids=lambda d: f"{d['kind']}/{d['metadata']['name']}",
+)
+def test_core_objects_match_the_kubernetes_schema(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    listed = set(yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"])
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present
+
+
+def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    containers: list[dict[str, Any]] = doc["spec"]["template"]["spec"]["containers"]
+    return containers
+
+
+def test_every_command_is_a_real_cli_command() -> None:
+    parser = build_parser()
+    commands = [
+        c["command"]
+        for kind in ("Deployment", "Job")
+        for d in BY_KIND[kind]
+        for c in _containers(d)
+    ]
+    assert commands
+    for command in commands:
+        assert command[0] == "leadwire"
+        parser.parse_args(command[1:])  # exits (fails the test) on an unknown command or flag
+
+
+def test_roles_probes_and_resources() -> None:
+    deployments = {d["metadata"]["name"]: d for d in BY_KIND["Deployment"]}
+    assert set(deployments) == {"leadwire-api", "leadwire-worker", "leadwire-scheduler"}
+    api = _containers(deployments["leadwire-api"])[0]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for deployment in deployments.values():
+        for container in _containers(deployment):
+            assert container["resources"]["requests"]["cpu"]
+            assert container["resources"]["requests"]["memory"]
+            assert {"configMapRef": {"name": "leadwire-config"}} in container["envFrom"]
+    assert BY_KIND["Job"][0]["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "leadwire",
+        "migrate",
+    ]
+
+
+def test_disruption_budgets_select_a_deployment() -> None:
+    labels = [d["spec"]["template"]["metadata"]["labels"] for d in BY_KIND["Deployment"]]
+    budgets = BY_KIND["PodDisruptionBudget"]
+    assert len(budgets) == 3
+    for pdb in budgets:
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        assert any(selector.items() <= lab.items() for lab in labels), pdb["metadata"]["name"]
+
+
+def test_keda_scales_workers_on_our_real_queue_lists() -> None:
+    (scaled,) = BY_KIND["ScaledObject"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "leadwire-worker"
+    lists = {t["metadata"]["listName"] for t in scaled["spec"]["triggers"]}
+    # SAQ's Redis queue keeps waiting job ids in the list saq:<queue name>:queued.
+    assert lists == {f"saq:leadwire:{q}:queued" for q in QUEUE_NAMES if q != "maintenance"}
+    for trigger in scaled["spec"]["triggers"]:
+        assert trigger["type"] == "redis"
+        assert int(trigger["metadata"]["listLength"]) > 0
+    env = {
+        e["name"]
+        for c in _containers(
+            next(d for d in BY_KIND["Deployment"] if d["metadata"]["name"] == "leadwire-worker")
+        )
+        for e in c.get("env", [])
+    }
+    assert "LEADWIRE_REDIS_ADDRESS" in env
+
+
+def test_prometheus_alerts_cover_the_slos() -> None:
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
+    assert {
+        "LeadwireSpeedToLeadSLO",
+        "LeadwireDeadLettersGrowing",
+        "LeadwireEmergencyModeOn",
+        "LeadwireNotReady",
+    } <= set(alerts)
+    for alert in alerts.values():
+        assert alert["expr"].strip()
+        assert alert["labels"]["severity"] in {"page", "ticket"}
+        assert alert["annotations"]["summary"]
+
+
+def test_grafana_dashboard_is_valid_json_with_prometheus_targets() -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "leadwire-dashboard.json").read_text())
+    assert dashboard["uid"] == "leadwire-overview"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert panel["targets"]
+        assert all("leadwire_" in t["expr"] for t in panel["targets"])
+
+
+def test_compose_services_run_real_commands() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    parser = build_parser()
+    services = compose["services"]
+    assert {"postgres", "redis", "migrate", "api", "worker", "scheduler"} <= set(services)
+    for name in ("migrate", "api", "worker", "scheduler"):
+        command = services[name]["command"]
+        assert command[0] == "leadwire"
+        parser.parse_args(command[1:])
+    assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
