@@ -207,6 +207,8 @@ async def test_the_daily_budget_holds_calls_until_it_resets(
 ) -> None:
     # One call may cost up to 10 minutes at $0.014: $0.14 reserved; $0.20 allows one.
     tenant = await dial_tenant(clean, limits={"daily_budget_usd": 0.20})
+    # The first call is still live (its reservation not yet settled) when the second comes.
+    await simulator.set_override(clean, e164=phone(8), outcome="answered", duration_s=3600)
     first = await make_lead(clean, tenant, number=phone(8))
     second = await make_lead(clean, tenant, number=phone(9))
     for lead_id in (first, second):
