@@ -479,3 +479,36 @@ async def test_settings_changes_take_effect_on_the_next_dial(
     assert (before.from_number, after.from_number) == ("+14045550100", "+17065550111")
     assert await calls_of(clean, third) == []  # the new limit: two calls this minute
     await carrier.idle()
+
+
+async def test_the_sweeper_reaches_every_due_lead_however_many_wait(
+    clean: AppState, carrier: SimulatedCarrier
+) -> None:
+    from leadwire.telephony.dialer.common import post_ticket
+    from leadwire.tenants.models import Tenant
+
+    tenant = await dial_tenant(clean)
+    start = utcnow() - dt.timedelta(minutes=10)
+    waiting = []
+    for i in range(5):  # on the board, waiting for capacity
+        lead_id = await make_lead(
+            clean, tenant, number=phone(70 + i), status=LeadStatus.SCHEDULED,
+            received_at=start + dt.timedelta(seconds=i),
+        )  # fmt: skip
+        waiting.append(lead_id)
+    lost = await make_lead(
+        clean, tenant, number=phone(79), status=LeadStatus.SCHEDULED,
+        received_at=start + dt.timedelta(seconds=30),
+    )  # fmt: skip
+    async with clean.sessions() as session:
+        row = await session.get(Tenant, tenant.id)
+        assert row is not None
+        for lead_id in waiting:
+            lead = await session.get(Lead, lead_id)
+            assert lead is not None
+            await post_ticket(clean, lead=lead, tenant=row, attempt=1, due=utcnow())
+    requeued = 0
+    for _ in range(3):  # two due leads a sweep: the third sweep reaches the lost one
+        requeued += (await dialer.sweep(clean, page=2, pages=1)).requeued
+    assert requeued == 1
+    assert await clean.queues.job_pending("medium", job_key("lead.dial", lost, 1))

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadwire.leads.models import Lead, LeadStatus
@@ -137,24 +137,29 @@ async def attempts_to_number(
     return list(result.scalars().all())
 
 
-async def due_leads(session: AsyncSession, *, before: dt.datetime, limit: int) -> Sequence[Any]:
-    """Leads whose dialer work is due, across tenants (the sweeper's read, by design)."""
-    result = await session.execute(
-        select(
-            Lead.tenant_id,
-            Lead.id,
-            Lead.status,
-            Lead.priority,
-            Lead.attempts,
-            Lead.next_action_at,
-        )
-        .where(
-            Lead.status.in_([LeadStatus.READY, LeadStatus.SCHEDULED, LeadStatus.DIALING]),
-            Lead.next_action_at <= before,
-        )
-        .order_by(Lead.next_action_at)
-        .limit(limit)
+async def due_leads(
+    session: AsyncSession,
+    *,
+    before: dt.datetime,
+    limit: int,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+) -> Sequence[Any]:
+    """Leads whose dialer work is due, across tenants (the sweeper's read, by design),
+    in (next_action_at, id) order from just after `after`."""
+    query = select(
+        Lead.tenant_id,
+        Lead.id,
+        Lead.status,
+        Lead.priority,
+        Lead.attempts,
+        Lead.next_action_at,
+    ).where(
+        Lead.status.in_([LeadStatus.READY, LeadStatus.SCHEDULED, LeadStatus.DIALING]),
+        Lead.next_action_at <= before,
     )
+    if after is not None:
+        query = query.where(tuple_(Lead.next_action_at, Lead.id) > tuple_(*after))
+    result = await session.execute(query.order_by(Lead.next_action_at, Lead.id).limit(limit))
     return result.all()
 
 

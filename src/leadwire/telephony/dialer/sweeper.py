@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,7 @@ from leadwire.platform.jobs import job_key, unit_of_work
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE
 from leadwire.platform.state import AppState
 from leadwire.telephony import calls, repository
-from leadwire.telephony.board import ticket
+from leadwire.telephony.board import Board, ticket
 from leadwire.telephony.call_status import CallStatus
 from leadwire.telephony.dialer.common import (
     DIAL_JOB_TIMEOUT_S,
@@ -45,50 +46,83 @@ class SweepReport:
     slots_reclaimed: int = 0
 
 
-async def sweep(state: AppState, *, limit: int = 500) -> SweepReport:
+CURSOR_KEY = "leadwire:dial:sweep_cursor"
+SWEEP_PAGE = 250
+SWEEP_PAGES = 4
+
+
+async def _due_page(state: AppState, *, now: dt.datetime, limit: int) -> list[Any]:
+    """The next page of due leads after the cursor kept in Redis; back to the start at the
+    end, so every due lead is looked at even when more are due than one sweep handles."""
+    raw = await state.redis.get(CURSOR_KEY)
+    after = None
+    if raw:
+        at, lead = (raw.decode() if isinstance(raw, bytes) else str(raw)).split("|")
+        after = (dt.datetime.fromisoformat(at), uuid.UUID(lead))
+    async with state.sessions() as session:
+        rows = list(await repository.due_leads(session, before=now, limit=limit, after=after))
+    if len(rows) < limit:
+        await state.redis.delete(CURSOR_KEY)
+    else:
+        last = rows[-1]
+        await state.redis.set(CURSOR_KEY, f"{last[5].isoformat()}|{last[1]}", ex=3600)
+    return rows
+
+
+async def sweep(
+    state: AppState, *, page: int = SWEEP_PAGE, pages: int = SWEEP_PAGES
+) -> SweepReport:
     """Re-queue due work whose job went missing; recover stuck dials; reclaim slots."""
     report = SweepReport()
     now = utcnow()
     board = board_of(state)
-    async with state.sessions() as session:
-        rows = list(await repository.due_leads(session, before=now, limit=limit))
-    for tenant_id, lead_id, status, priority, attempts, next_action_at in rows:
-        queue = priority if priority in DIAL_QUEUES else "medium"
-        if status == LeadStatus.READY:
-            key = job_key("lead.route", lead_id)
-            if not await state.queues.job_pending(INTAKE, key):
-                await state.queues.enqueue(
-                    INTAKE, "dialer.route", job_key=key,
-                    tenant_id=str(tenant_id), lead_id=str(lead_id),
-                )  # fmt: skip
-                report.routed += 1
-        elif status == LeadStatus.SCHEDULED:
-            attempt = attempts + 1
-            if await board.has(ticket(lead_id, attempt)):
-                continue
-            base = job_key("lead.dial", lead_id, attempt)
-            redial = job_key("lead.redial", lead_id, attempt, int(next_action_at.timestamp()))
-            if await state.queues.job_pending(queue, base) or await state.queues.job_pending(
-                queue, redial
-            ):
-                continue
-            await state.queues.enqueue(
-                queue, "dialer.dial", job_key=base, timeout_s=DIAL_JOB_TIMEOUT_S,
-                tenant_id=str(tenant_id), lead_id=str(lead_id),
-            )  # fmt: skip
-            report.requeued += 1
-        elif status == LeadStatus.DIALING:
-            outcome = await recover_dialing(
-                state, tenant_id=tenant_id, lead_id=lead_id, attempt=attempts, now=now
-            )
-            if outcome == "recovered":
-                report.recovered += 1
-            elif outcome == "reconciled":
-                report.reconciled += 1
+    for _ in range(pages):
+        rows = await _due_page(state, now=now, limit=page)
+        for row in rows:
+            await _sweep_lead(state, board, report, row, now=now)
+        if len(rows) < page:
+            break
     report.slots_reclaimed = await board.reclaim_slots()
     if await board.pending():
         await schedule_dispatch(state, delay_s=0.0)
     return report
+
+
+async def _sweep_lead(
+    state: AppState, board: Board, report: SweepReport, row: Any, *, now: dt.datetime
+) -> None:
+    tenant_id, lead_id, status, priority, attempts, next_action_at = row
+    queue = priority if priority in DIAL_QUEUES else "medium"
+    if status == LeadStatus.READY:
+        key = job_key("lead.route", lead_id)
+        if not await state.queues.job_pending(INTAKE, key):
+            await state.queues.enqueue(
+                INTAKE, "dialer.route", job_key=key,
+                tenant_id=str(tenant_id), lead_id=str(lead_id),
+            )  # fmt: skip
+            report.routed += 1
+    elif status == LeadStatus.SCHEDULED:
+        attempt = attempts + 1
+        if await board.has(ticket(lead_id, attempt)):
+            return
+        base = job_key("lead.dial", lead_id, attempt)
+        redial = job_key("lead.redial", lead_id, attempt, int(next_action_at.timestamp()))
+        for key in (base, redial):
+            if await state.queues.job_pending(queue, key):
+                return
+        await state.queues.enqueue(
+            queue, "dialer.dial", job_key=base, timeout_s=DIAL_JOB_TIMEOUT_S,
+            tenant_id=str(tenant_id), lead_id=str(lead_id),
+        )  # fmt: skip
+        report.requeued += 1
+    elif status == LeadStatus.DIALING:
+        outcome = await recover_dialing(
+            state, tenant_id=tenant_id, lead_id=lead_id, attempt=attempts, now=now
+        )
+        if outcome == "recovered":
+            report.recovered += 1
+        elif outcome == "reconciled":
+            report.reconciled += 1
 
 
 async def recover_dialing(
