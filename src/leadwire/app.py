@@ -36,6 +36,7 @@ from leadwire.platform.observability import Metrics
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
 from leadwire.services import register_services
+from leadwire.telephony.routes import routes as telephony_routes
 from leadwire.tenants.routes import routes as tenant_routes
 
 log = logging.getLogger("leadwire.app")
@@ -117,7 +118,14 @@ def _platform_routes() -> list[ApiRoute]:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*_platform_routes(), *tenant_routes, *lead_routes, *compliance_routes, *admin_routes]
+    return [
+        *_platform_routes(),
+        *tenant_routes,
+        *lead_routes,
+        *compliance_routes,
+        *telephony_routes,
+        *admin_routes,
+    ]
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:

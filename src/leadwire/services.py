@@ -26,6 +26,7 @@ from leadwire.leads.enrichment import (
 )
 from leadwire.leads.enrichment.gemini_client import GeminiFailure
 from leadwire.platform.state import AppState
+from leadwire.telephony import service as telephony_service
 
 
 class IntakeEnricher:
@@ -64,6 +65,16 @@ async def _compliance_part(
     }
 
 
+async def _calls_part(
+    session: AsyncSession, *, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> dict[str, Any]:
+    return {
+        "calls": await telephony_service.calls_for_lead(
+            session, tenant_id=tenant_id, lead_id=lead_id
+        )
+    }
+
+
 def register_services(state: AppState) -> None:
     settings = state.settings
     key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
@@ -75,4 +86,6 @@ def register_services(state: AppState) -> None:
     )
     state.services[lead_tasks.ENRICHER] = IntakeEnricher(enricher)
     state.services["gemini_client"] = client
-    state.services[lead_views.VIEW_PARTS] = [_compliance_part]
+    state.services[lead_views.VIEW_PARTS] = [_compliance_part, _calls_part]
+    # The telephony provider (Twilio or the simulated carrier) and the calls part of a lead's view.
+    telephony_service.install(state)

@@ -28,6 +28,7 @@ from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAM
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
 from leadwire.services import register_services
+from leadwire.telephony import tasks as telephony_tasks
 
 log = logging.getLogger("leadwire.worker")
 
@@ -54,6 +55,8 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     tasks[MAINTENANCE].append((escalation.DELIVER_TASK, escalation.deliver_task))
     tasks[INTAKE].append(("leads.process", leads_tasks.process))
     tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
+    for queue, entries in telephony_tasks.TASKS.items():
+        tasks[queue].extend(entries)
     # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
     return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
@@ -63,6 +66,7 @@ def cron_jobs() -> list[CronJob[Any]]:
         CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
         CronJob(escalation.sweep_task, cron="* * * * *", unique=True, timeout=30),
         CronJob(leads_sweeper.sweep_leads, cron=leads_sweeper.CRON, unique=True, timeout=60),
+        *telephony_tasks.cron_jobs(),
     ]
 
 

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     ip_rate_limit_per_minute: int = Field(default=600, ge=1)
     tenant_flood_per_minute: int = Field(default=6000, ge=1)
     simulator_time_scale: float = Field(default=0.05, gt=0, le=1)
+    # Dialer (telephony area; README "Dialer").
+    twilio_cps: float = Field(default=1.0, gt=0, le=1000)
+    max_calls_per_number_24h: int = Field(default=6, ge=1, le=1000)
+    call_cost_per_minute_usd: float = Field(default=0.014, ge=0, le=100)
+    simulator_seed: str = "leadwire"
+    simulator_clock_offset_s: float = Field(default=0.0, ge=-7 * 86_400, le=7 * 86_400)
 
     # Escalations (platform.escalation): signed webhooks to the operators' endpoint.
     escalation_webhook_url: str | None = None

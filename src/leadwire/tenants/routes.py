@@ -30,6 +30,9 @@ async def patch_settings(request: Request) -> JSONResponse:
     if not isinstance(patch, dict):
         raise InvalidPayload("body must be a JSON object of settings to merge")
     state = app_state(request)
+    # Checks other areas register (telephony: caller IDs the provider lets us present).
+    for validate in state.services.get("settings_validators", ()):
+        await validate(patch)
     async with session_scope(state.sessions) as session:
         tenant = await repository.get_by_id(session, ctx.id)
         if tenant is None:

@@ -161,6 +161,33 @@ class Agent(_Strict):
         return _e164(value) if value else value
 
 
+def _delays(value: list[int]) -> list[int]:
+    if len(value) > 10:
+        raise ValueError("at most 10 delays")
+    for delay in value:
+        if not 0 <= delay <= 7 * 86_400:
+            raise ValueError("each delay must be 0..604800 seconds")
+    return value
+
+
+class CallRetry(_Strict):
+    """When a call that did not reach a person is tried again (telephony.outcomes).
+
+    The n-th attempt's outcome waits the n-th delay (the last repeats); an empty list means
+    that outcome is not retried. `machine_handling` unset follows `agent.machine_handling`.
+    """
+
+    busy_delays_s: list[int] = Field(default_factory=lambda: [300, 1200, 3600])
+    no_answer_delays_s: list[int] = Field(default_factory=lambda: [600, 3600, 14400])
+    machine_delays_s: list[int] = Field(default_factory=lambda: [3600, 14400])
+    machine_handling: Literal["voicemail", "retry"] | None = None
+
+    @field_validator("busy_delays_s", "no_answer_delays_s", "machine_delays_s")
+    @classmethod
+    def _check_delays(cls, value: list[int]) -> list[int]:
+        return _delays(value)
+
+
 class TenantSettings(_Strict):
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     timezone: str = "America/New_York"
@@ -170,6 +197,7 @@ class TenantSettings(_Strict):
     dial_delays_s: DialDelays = Field(default_factory=DialDelays)
     calling_hours: CallingHours = Field(default_factory=CallingHours)
     caller_ids: list[str] = Field(default_factory=list)
+    call_retry: CallRetry = Field(default_factory=CallRetry)
     consent: Consent = Field(default_factory=Consent)
     agent: Agent = Field(default_factory=Agent)
     escalation_webhook_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
