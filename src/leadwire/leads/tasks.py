@@ -193,6 +193,7 @@ async def fetch_update(state: AppState, tenant: IntakeTenant, lead: Lead) -> Lea
                 leadgen_id=ref,
                 page_access_token=token.get_secret_value(),
                 with_consent=True,
+                base_url=state.settings.meta_graph_base,
             )
         except ExternalServiceError as exc:
             # A token without the permission for the disclaimer answers is refused with
@@ -200,7 +201,10 @@ async def fetch_update(state: AppState, tenant: IntakeTenant, lead: Lead) -> Lea
             if exc.http_status != 400 or exc.provider_code != _META_INVALID_PARAMETER:
                 raise
         return await fetchers.fetch_meta_lead(
-            state.http, leadgen_id=ref, page_access_token=token.get_secret_value()
+            state.http,
+            leadgen_id=ref,
+            page_access_token=token.get_secret_value(),
+            base_url=state.settings.meta_graph_base,
         )
     if lead.source == "hubspot":
         creds = tenant.source("hubspot")
@@ -208,7 +212,10 @@ async def fetch_update(state: AppState, tenant: IntakeTenant, lead: Lead) -> Lea
         if token is None or not token.get_secret_value():
             raise SourceNotConfigured("the tenant has no HubSpot access token")
         return await fetchers.fetch_hubspot_contact(
-            state.http, object_id=ref, access_token=token.get_secret_value()
+            state.http,
+            object_id=ref,
+            access_token=token.get_secret_value(),
+            base_url=state.settings.hubspot_api_base,
         )
     raise SourceNotConfigured(f"leads from {lead.source} cannot be fetched")
 

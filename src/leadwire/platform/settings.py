@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     max_calls_per_number_24h: int = Field(default=6, ge=1, le=1000)
     call_cost_per_minute_usd: float = Field(default=0.014, ge=0, le=100)
     simulator_seed: str = "leadwire"
+    # Outside APIs' bases (staging fakes, `leadwire simulate`); production uses the defaults.
+    meta_graph_base: str = "https://graph.facebook.com"
+    hubspot_api_base: str = "https://api.hubapi.com"
     simulator_clock_offset_s: float = Field(default=0.0, ge=-7 * 86_400, le=7 * 86_400)
 
     # Escalations (platform.escalation): signed webhooks to the operators' endpoint.
@@ -130,7 +133,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
-    @field_validator("public_url", "twilio_api_base")
+    @field_validator("public_url", "twilio_api_base", "meta_graph_base", "hubspot_api_base")
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
