@@ -166,6 +166,29 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from leadwire.simulate.run import dumps, main_report
+
+    configure_logging("WARNING")
+    report = main_report(
+        leads=args.leads,
+        tenants_n=args.tenants,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        workers=args.workers,
+        timeout_s=args.timeout,
+        show_progress=not args.quiet,
+        real_clock=args.real_clock,
+    )
+    if args.json:
+        print(dumps(report))
+    else:
+        print(f"leads {report['leads']['acknowledged']} acknowledged, lost {report['lost']}")
+        print(f"final states {report['final_states']}")
+        print(f"speed to lead {report['speed_to_lead_s']}")
+    return 0 if report["lost"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadwire", description="Leadwire lead-to-call platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=cmd_tenants_create)
     add_compliance_commands(sub, settings=_settings_for_commands)
+    sim = sub.add_parser("simulate", help="drive N leads through the whole pipeline; JSON report")
+    sim.add_argument("--leads", type=int, required=True)
+    sim.add_argument("--tenants", type=int, default=5)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    sim.add_argument("--time-scale", type=float, default=0.02, help="carrier timing factor")
+    sim.add_argument("--timeout", type=float, default=600, help="seconds to wait for final states")
+    sim.add_argument("--real-clock", action="store_true", help="judge calling windows at real time")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument("--json", action="store_true")
+    sim.set_defaults(func=cmd_simulate)
     return parser
 
 

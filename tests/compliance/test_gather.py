@@ -88,3 +88,23 @@ def test_daily_counters_reset_at_the_tenants_midnight(
     now: dt.datetime, zone: str, expected: dt.datetime
 ) -> None:
     assert next_midnight(now, ZoneInfo(zone)) == expected
+
+
+def test_a_ticked_form_checkbox_takes_the_tenants_form_language() -> None:
+    meta = {
+        "source": "meta",
+        "form_id": "4000000000001",
+        "timestamp": "2026-11-01T10:00:00+00:00",
+        "disclaimer_responses": [{"checkbox_key": "ai_calls", "is_checked": True}],
+    }
+    language = "By submitting, you agree that Acme may call you using an artificial voice."
+    evidence = consent_evidence(meta, revoked_at=None, now=NOW, form_language=language)
+    assert evidence is not None
+    assert evidence.granted is True
+    assert evidence.text == language
+    unticked = {**meta, "disclaimer_responses": [{"checkbox_key": "ai_calls", "is_checked": False}]}
+    none = consent_evidence(unticked, revoked_at=None, now=NOW, form_language=language)
+    assert none is None or none.granted is not True
+    without_language = consent_evidence(meta, revoked_at=None, now=NOW)
+    assert without_language is not None
+    assert without_language.text is None

@@ -76,7 +76,9 @@ def gather(
         # needs the business's name to do so.
         has_disclosure_script=bool(settings.agent.business_name),
     )
-    evidence = consent_evidence(consent, revoked_at=stored.revoked_at, now=now)
+    evidence = consent_evidence(
+        consent, revoked_at=stored.revoked_at, now=now, form_language=settings.consent.language
+    )
     resets_at = next_midnight(now, ZoneInfo(settings.timezone))
     budget = (
         Budget(resets_at=resets_at)
@@ -152,12 +154,21 @@ def tenant_settings(tenant: Tenant) -> TenantSettings:
 
 
 def consent_evidence(
-    payload: Any, *, revoked_at: dt.datetime | None, now: dt.datetime
+    payload: Any,
+    *,
+    revoked_at: dt.datetime | None,
+    now: dt.datetime,
+    form_language: str | None = None,
 ) -> ConsentEvidence | None:
-    """The lead's consent, revoked by a revocation recorded at or after it was given."""
+    """The lead's consent, revoked by a revocation recorded at or after it was given.
+
+    Ad-platform lead forms (Meta) report only which consent checkboxes were ticked; the words
+    next to the box are the disclaimer the tenant configured on its forms, which the tenant
+    records as `consent.language`. A ticked box with no text of its own takes that language.
+    """
     if not isinstance(payload, Mapping):
         return None
-    evidence = ConsentEvidence.from_payload(_consent_fields(payload))
+    evidence = ConsentEvidence.from_payload(_consent_fields(payload, form_language))
     if evidence is None or revoked_at is None:
         return evidence
     if evidence.timestamp is not None and revoked_at < evidence.timestamp:
@@ -166,11 +177,20 @@ def consent_evidence(
     return dataclasses.replace(evidence, revoked_at=min(revoked_at, now))
 
 
-def _consent_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _consent_fields(payload: Mapping[str, Any], form_language: str | None) -> dict[str, Any]:
     """Map the lead's consent keys (leads.canonical) onto what `ConsentEvidence` reads."""
     fields = dict(payload)
     if not fields.get("text") and isinstance(fields.get("disclaimer_text"), str):
         fields["text"] = fields["disclaimer_text"]
+    ticked = [
+        r
+        for r in fields.get("disclaimer_responses") or ()
+        if isinstance(r, Mapping) and r.get("is_checked") in (True, "1", "true")
+    ]
+    if ticked and fields.get("granted") is None:
+        fields["granted"] = True
+        if not fields.get("text") and form_language:
+            fields["text"] = form_language
     seller = fields.get("seller")
     if isinstance(seller, str) and seller:
         fields["seller_names"] = [*(fields.get("seller_names") or []), seller]
