@@ -151,6 +151,7 @@ async def run_simulation(
     timeout_s: float = 600.0,
     show_progress: bool = True,
     real_clock: bool = False,
+    cps: float = 20.0,
 ) -> dict[str, Any]:
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="leadwire-sim-"))
@@ -188,6 +189,8 @@ async def run_simulation(
                 "LEADWIRE_TENANT_FLOOD_PER_MINUTE": "1000000",
                 "LEADWIRE_IP_RATE_LIMIT_PER_MINUTE": "1000000",
                 "LEADWIRE_LOG_LEVEL": "WARNING",
+                # One Twilio account's calls per second; the default (1) is a new account's.
+                "LEADWIRE_TWILIO_CPS": str(cps),
                 "LEADWIRE_DATA_DIR": str(folder),
             }
         )
@@ -441,7 +444,7 @@ async def _report(
                     "   AND e.kind = 'compliance.decision' ORDER BY e.id DESC LIMIT 1) AS reason,"
                     " (SELECT e.data->>'decision' FROM lead_events e WHERE e.lead_id = l.id"
                     "   AND e.kind = 'compliance.decision' ORDER BY e.id LIMIT 1) AS first_decision,"
-                    " lower(l.email)"
+                    " lower(l.email), c.first_call IS NOT NULL"
                     " FROM leads l JOIN tenants t ON t.id = l.tenant_id"
                     " LEFT JOIN (SELECT lead_id, min(started_at) AS first_call FROM calls GROUP BY lead_id) c"
                     " ON c.lead_id = l.id"
@@ -478,7 +481,11 @@ async def _report(
     outcomes = Counter(row[2] for row in leads if row[1] == "closed")
     blocks = Counter(row[8] or "unknown" for row in leads if row[1] == "blocked")
     rejects = Counter(row[4] or "unknown" for row in leads if row[1] == "rejected")
-    deferred = Counter(row[8] or "unknown" for row in leads if row[1] == "scheduled")
+    deferred = Counter(
+        ("retry_after_" + (row[2] or "attempt")) if row[11] else (row[8] or "unknown")
+        for row in leads
+        if row[1] == "scheduled"
+    )
     speeds_all = [float(row[7]) for row in leads if row[7] is not None]
     speeds_now = [
         float(row[7])
@@ -504,7 +511,7 @@ async def _report(
         "outcomes": dict(outcomes),
         "blocks_by_reason": dict(blocks),
         "rejects_by_reason": dict(rejects),
-        "deferred_by_reason": dict(deferred),
+        "scheduled_later": dict(deferred),
         "speed_to_lead_s": {
             "dialable_at_once": _percentiles(speeds_now),
             "all_dialed": _percentiles(speeds_all),
