@@ -66,6 +66,7 @@ from leadwire.tenants.service import effective_settings
 log = logging.getLogger("leadwire.telephony.relay")
 
 POLICY_VIOLATION = 1008  # WebSocket close code for a refused handshake
+_NOT_STARTED_POLL_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,11 +317,18 @@ class _Relay:
         out with nobody speaking (then the session says its closing line and ends first)."""
         while True:
             deadline = self.session.deadline
-            wait = None if deadline is None else max(0.0, (deadline - utcnow()).total_seconds())
+            # Before the session starts (its opening may still be running) look again soon.
+            wait = (
+                _NOT_STARTED_POLL_S
+                if deadline is None
+                else max(0.0, (deadline - utcnow()).total_seconds())
+            )
             try:
                 async with asyncio.timeout(wait):
                     message = await self.websocket.receive()
             except TimeoutError:
+                if deadline is None:
+                    continue
                 async for frame in self.session.close(reason=EndReason.TIME_LIMIT):
                     await self.send(frame)
                 return None
