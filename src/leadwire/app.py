@@ -36,6 +36,7 @@ from leadwire.platform.observability import Metrics
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
 from leadwire.services import register_services
+from leadwire.telephony.relay import route as relay_route
 from leadwire.telephony.routes import routes as telephony_routes
 from leadwire.tenants.routes import routes as tenant_routes
 
@@ -124,6 +125,7 @@ def all_routes() -> list[BaseRoute]:
         *lead_routes,
         *compliance_routes,
         *telephony_routes,
+        relay_route,
         *admin_routes,
     ]
 

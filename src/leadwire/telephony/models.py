@@ -72,6 +72,16 @@ class Call(Base):
     # Set once the final status was applied to the lead (slot, budget, outcome).
     finalized_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=text("now()"))
+    # What the AI conversation (ConversationRelay) left behind; `outcome` above is the
+    # carrier's view of the call, `ai_outcome` the conversation's (qualified, booked, ...).
+    transcript: Mapped[list[Any] | None]
+    qualification: Mapped[dict[str, Any] | None]
+    ai_outcome: Mapped[str | None] = mapped_column(String(32))
+    ai_end_reason: Mapped[str | None] = mapped_column(String(32))
+    ai_tokens: Mapped[int | None]
+    ai_cost_usd: Mapped[Decimal | None] = mapped_column(MONEY)
+    # Usage detail, the handoff sent with `end`, a booking, unreadable frames.
+    ai_detail: Mapped[dict[str, Any] | None]
 
     __table_args__ = (
         UniqueConstraint("lead_id", "attempt"),

@@ -258,8 +258,25 @@ def call_view(call: Call) -> dict[str, Any]:
         "started_at": _iso(call.started_at),
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
-        # The conversation's transcript belongs to the AI agent (ConversationRelay), later.
-        "transcript": None,
+        # What the AI conversation left (None until a ConversationRelay session ran).
+        "transcript": call.transcript,
+        "qualification": call.qualification,
+        "ai": _ai_view(call),
+    }
+
+
+def _ai_view(call: Call) -> dict[str, Any] | None:
+    if call.ai_outcome is None and call.ai_tokens is None:
+        return None
+    detail = call.ai_detail or {}
+    return {
+        "outcome": call.ai_outcome,
+        "end_reason": call.ai_end_reason,
+        "tokens": call.ai_tokens or 0,
+        "cost_usd": str(call.ai_cost_usd) if call.ai_cost_usd is not None else "0",
+        "usage": detail.get("usage"),
+        "booking": detail.get("booking"),
+        "transfer_to": call.transfer_to,
     }
 
 
