@@ -147,7 +147,7 @@ _slots: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Semaphore] = weakref.Weak
 
 
 def _ingest_slots(state: AppState) -> asyncio.Semaphore:
-    """At most `LEADWIRE_DB_POOL_SIZE` ingests at once per process.
+    """At most three quarters of `LEADWIRE_DB_POOL_SIZE` ingests at once per process.
 
     Under a burst, more concurrent requests than pooled connections would make the pool open
     overflow connections and close them again on return, over and over: a new connection costs
@@ -156,7 +156,9 @@ def _ingest_slots(state: AppState) -> asyncio.Semaphore:
     """
     slots = _slots.get(state.engine)
     if slots is None:
-        slots = _slots[state.engine] = asyncio.Semaphore(state.settings.db_pool_size)
+        # A quarter of the pool stays free for the tenant and API-key lookups of a burst.
+        size = max(1, state.settings.db_pool_size * 3 // 4)
+        slots = _slots[state.engine] = asyncio.Semaphore(size)
     return slots
 
 

@@ -10,6 +10,7 @@ API replica sees it within `TTL_S`. A deleted tenant is forgotten the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -135,6 +136,7 @@ def forget(tenant_id: uuid.UUID | None = None) -> None:
     """Drop one tenant (or, without an id, every tenant) from this process's cache."""
     if tenant_id is None:
         _cache.clear()
+        _loading.clear()
     else:
         _cache.forget(tenant_id)
 
@@ -147,40 +149,79 @@ def _load(state: AppState, row: Tenant | None, now: float) -> IntakeTenant | Non
     return tenant
 
 
-async def tenant_by_id(state: AppState, tenant_id: uuid.UUID) -> IntakeTenant | None:
+def _cached_by_id(tenant_id: uuid.UUID) -> IntakeTenant | None:
+    return _cache.get(tenant_id, time.monotonic())
+
+
+def _cached_by_slug(slug: str) -> IntakeTenant | None:
     now = time.monotonic()
-    cached = _cache.get(tenant_id, now)
+    known = _cache.by_slug.get(slug)
+    return _cache.get(known[1], now) if known is not None and known[0] > now else None
+
+
+def _cached_by_key(source: str, key: str) -> IntakeTenant | None:
+    now = time.monotonic()
+    known = _cache.by_key.get((source, key))
+    return _cache.get(known[1], now) if known is not None and known[0] > now else None
+
+
+def _loader(key: tuple[str, ...]) -> asyncio.Lock:
+    """One load per key at a time: when an entry expires under load, the requests that all
+    miss it wait for one query instead of each running its own (a burst of queries past the
+    pool's size would also make it open and close overflow connections)."""
+    lock = _loading.get(key)
+    if lock is None:
+        if len(_loading) > _MAX_ENTRIES:
+            _loading.clear()
+        lock = _loading[key] = asyncio.Lock()
+    return lock
+
+
+_loading: dict[tuple[str, ...], asyncio.Lock] = {}
+
+
+async def tenant_by_id(state: AppState, tenant_id: uuid.UUID) -> IntakeTenant | None:
+    cached = _cached_by_id(tenant_id)
     if cached is not None:
         return cached
-    async with state.sessions() as session:
-        return _load(state, await tenants_repo.get_by_id(session, tenant_id), now)
+    async with _loader(("id", str(tenant_id))):
+        cached = _cached_by_id(tenant_id)
+        if cached is not None:
+            return cached
+        async with state.sessions() as session:
+            row = await tenants_repo.get_by_id(session, tenant_id)
+        return _load(state, row, time.monotonic())
 
 
 async def tenant_by_slug(state: AppState, slug: str) -> IntakeTenant | None:
-    now = time.monotonic()
-    known = _cache.by_slug.get(slug)
-    if known is not None and known[0] > now:
-        cached = _cache.get(known[1], now)
+    cached = _cached_by_slug(slug)
+    if cached is not None:
+        return cached
+    async with _loader(("slug", slug)):
+        cached = _cached_by_slug(slug)
         if cached is not None:
             return cached
-    async with state.sessions() as session:
-        return _load(state, await tenants_repo.get_by_slug(session, slug), now)
+        async with state.sessions() as session:
+            row = await tenants_repo.get_by_slug(session, slug)
+        return _load(state, row, time.monotonic())
 
 
 async def tenant_by_source_key(state: AppState, source: str, key: str) -> IntakeTenant | None:
     """The tenant holding an app-level routing key (`("meta", page_id)`, ...), or None."""
-    now = time.monotonic()
-    known = _cache.by_key.get((source, key))
-    if known is not None and known[0] > now:
-        cached = _cache.get(known[1], now)
+    cached = _cached_by_key(source, key)
+    if cached is not None:
+        return cached
+    async with _loader(("key", source, key)):
+        cached = _cached_by_key(source, key)
         if cached is not None:
             return cached
-    async with state.sessions() as session:
-        row = await tenants_repo.tenant_for_source_key(session, source, key)
+        async with state.sessions() as session:
+            row = await tenants_repo.tenant_for_source_key(session, source, key)
+        now = time.monotonic()
         tenant = _load(state, row, now)
-    if tenant is not None:
-        _cache.by_key[(source, key)] = (now + TTL_S, tenant.id)
-    return tenant
+        if tenant is not None:
+            _cache.by_key[(source, key)] = (now + TTL_S, tenant.id)
+        return tenant
 
 
 _platform: tuple[Settings, PlatformSecrets] | None = None
