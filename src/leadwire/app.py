@@ -24,7 +24,6 @@ from leadwire.admin.prometheus import refresh as refresh_scrape_gauges
 from leadwire.admin.routes import routes as admin_routes
 from leadwire.compliance.routes import routes as compliance_routes
 from leadwire.leads.routes import routes as lead_routes
-from leadwire.leads.views import VIEW_PARTS as LEAD_VIEW_PARTS
 from leadwire.platform.http import (
     EXCEPTION_HANDLERS,
     ApiRoute,
@@ -129,13 +128,6 @@ def all_routes() -> list[BaseRoute]:
         relay_route,
         *admin_routes,
     ]
-
-
-def register_services(state: AppState) -> None:
-    """Area services plugged in at start; areas above leads add theirs here, e.g.
-    `state.services["lead_view_parts"].append(compliance_view_part)` or
-    `state.services["enricher"] = ...` (see leads.views and leads.tasks)."""
-    state.services.setdefault(LEAD_VIEW_PARTS, [])
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:
