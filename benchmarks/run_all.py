@@ -28,7 +28,7 @@ def main() -> int:
         print(f"\n=== benchmarks/{name}.py {' '.join(args)}", flush=True)
         t0 = time.monotonic()
         try:
-            code = subprocess.run(  # noqa: S603 - our own scripts
+            code = subprocess.run(
                 [sys.executable, str(HERE / f"{name}.py"), *args], timeout=limit, check=False
             ).returncode
         except subprocess.TimeoutExpired:
