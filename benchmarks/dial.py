@@ -191,6 +191,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             "caller_ids": ["+14045550100"],
                             "calling_hours": {"start": "08:00", "end": "21:00", "days": ALL_DAYS},
                             "dial_delays_s": {"emergency": 0, "high": 0, "medium": 0, "low": 0},
+                            # One attempt per lead within the run: retries are a day away.
+                            "call_retry": {
+                                "busy_delays_s": [86_400],
+                                "no_answer_delays_s": [86_400],
+                                "machine_delays_s": [86_400],
+                            },
                             "limits": {
                                 "calls_per_minute": 10_000,
                                 "calls_per_hour": 100_000,
@@ -204,7 +210,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     tenant_ids.append(tenant.id)
             processes.start("api", "serve", "--port", str(port))
             for i in range(args.workers):
-                processes.start(f"worker-{i + 1}", "worker", "--concurrency", "20")
+                processes.start(f"worker-{i + 1}", "worker")
             deadline = time.monotonic() + 120
             async with httpx.AsyncClient(timeout=1) as client:
                 while time.monotonic() < deadline:
@@ -238,9 +244,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     lead_id=str(row["id"]),
                 )
             deadline = time.monotonic() + args.timeout
+            last_report = time.monotonic()
             while time.monotonic() < deadline:
-                if len(await simulator.carrier_calls(state.redis)) >= args.leads:
+                dialed = len(await simulator.carrier_calls(state.redis))
+                if dialed >= args.leads:
                     break
+                if time.monotonic() - last_report > 10:
+                    last_report = time.monotonic()
+                    on_board = await state.redis.hlen("leadwire:dial:tickets")
+                    async with state.sessions() as session:
+                        statuses = dict(
+                            (
+                                await session.execute(
+                                    text("SELECT status, count(*) FROM leads GROUP BY status")
+                                )
+                            ).all()
+                        )
+                    print(f"  ... {dialed} dialed, {on_board} on the board, leads {statuses}",
+                          file=sys.stderr)  # fmt: skip
                 await asyncio.sleep(0.5)
             placed = await simulator.carrier_calls(state.redis)
             async with state.sessions() as session:

@@ -26,9 +26,9 @@ number of worker processes share it as if they were one:
 * A claim is itself a lease: a dialer that dies holding one gives the ticket back when the
   lease expires (checked by every claim).
 
-Send times are spaced by ``1/cps`` plus a guard (10 % of the interval, at least 10 ms), and a
-dialer sends only within half a guard of its reserved time (later, it reserves a new time), so
-the carrier never sees more than `cps` calls in any second even with scheduling jitter.
+Send times are spaced by ``1/cps`` plus a 10 % guard, and a dialer sends only within 50 ms of
+its reserved time (later, it reserves a new time), so the carrier never sees more than `cps`
+calls in any second even with scheduling jitter (see `send_interval_ms`).
 """
 
 from __future__ import annotations
@@ -197,10 +197,18 @@ def ticket(lead_id: uuid.UUID | str, attempt: int) -> str:
     return f"{lead_id}:{attempt}"
 
 
+SEND_GUARD = 0.1  # send times are spaced 10 % wider than 1/cps
+SEND_TOLERANCE_MS = 50.0  # a send later than this past its time takes a new time
+
+
 def send_interval_ms(cps: float) -> float:
-    """Spacing of send times: 1/cps plus a guard for scheduling jitter (see module doc)."""
-    base = 1000.0 / cps
-    return base + max(10.0, base * 0.1)
+    """Spacing of send times: 1/cps plus the guard (see the module docstring).
+
+    Sends leave within `SEND_TOLERANCE_MS` of their times, so any cps + 1 consecutive sends
+    span at least ``cps * interval - tolerance = 1 s + 100 ms - 50 ms``: never more than cps
+    calls in any second, at any rate.
+    """
+    return 1000.0 / cps * (1 + SEND_GUARD)
 
 
 def lower_or_equal(priority: str) -> tuple[str, ...]:
@@ -253,7 +261,7 @@ class Board:
         self.redis = redis
         self.account = account
         self.interval_ms = send_interval_ms(cps)
-        self.tolerance_ms = (self.interval_ms - 1000.0 / cps) / 2
+        self.tolerance_ms = SEND_TOLERANCE_MS
         self.prefix = prefix
         self.claim_lease_ms = claim_lease_ms
         self._post = redis.register_script(_POST)

@@ -33,6 +33,8 @@ HOLD_RECHECK_S = 15.0
 DRAIN_BUDGET_S = 20.0
 SHORT_WAIT_MS = 2_000
 WAITERS_PER_PROCESS = 2
+DRAINERS_PER_PROCESS = 4
+PLACING_PER_DRAIN = 8
 # From recording an attempt until the provider must have answered POST /Calls: the send wait
 # (at most ~1.5 s), the provider request timeout (10 s) and a margin. Past it, recovery runs.
 DIAL_LEASE_S = 20.0

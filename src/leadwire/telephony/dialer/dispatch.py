@@ -30,6 +30,8 @@ from leadwire.telephony.caller_id import choose_caller_id
 from leadwire.telephony.dialer.common import (
     DIAL_LEASE_S,
     DRAIN_BUDGET_S,
+    DRAINERS_PER_PROCESS,
+    PLACING_PER_DRAIN,
     SHORT_WAIT_MS,
     UNKNOWN_RECHECK_S,
     WAITERS_PER_PROCESS,
@@ -73,9 +75,34 @@ async def drain(
 ) -> int:
     """Claim and dial the board's best tickets until nothing is claimable; returns how many.
 
+    At most `DRAINERS_PER_PROCESS` drains run per process (each holds one database
+    transaction at a time); a job that finds them all busy leaves a wake-up. A drain prepares
+    its claims one after the other and lets each wait for its send time and call the provider
+    in the background (at most `PLACING_PER_DRAIN` at once), so the send waits overlap.
     A short wait for the next send time is slept by at most `WAITERS_PER_PROCESS` drains per
-    process; every other drain leaves a `dialer.dispatch` wake-up instead of holding a worker.
+    process; the others leave a `dialer.dispatch` wake-up instead of holding a worker.
     """
+    active: int = state.services.get("telephony.drainers", 0)
+    if active >= DRAINERS_PER_PROCESS:
+        await schedule_dispatch(state, delay_s=1.0)
+        return 0
+    state.services["telephony.drainers"] = active + 1
+    placing: set[asyncio.Task[None]] = set()
+    try:
+        return await _drain(state, placing, budget_s=budget_s, stopping=stopping)
+    finally:
+        state.services["telephony.drainers"] -= 1
+        if placing:
+            await asyncio.gather(*placing, return_exceptions=True)
+
+
+async def _drain(
+    state: AppState,
+    placing: set[asyncio.Task[None]],
+    *,
+    budget_s: float,
+    stopping: Callable[[], bool],
+) -> int:
     board = board_of(state)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget_s
@@ -83,9 +110,15 @@ async def drain(
     while loop.time() < deadline:
         if stopping():  # the worker is shutting down: leave the rest to a wake-up
             break
+        while len(placing) >= PLACING_PER_DRAIN:
+            await asyncio.wait(placing, return_when=asyncio.FIRST_COMPLETED)
         result = await board.claim()
         if isinstance(result, Claim):
-            await dial_claim(state, result)
+            prepared = await prepare_claim(state, result)
+            if prepared is not None:
+                task = asyncio.create_task(_place_safely(state, result, prepared))
+                placing.add(task)
+                task.add_done_callback(placing.discard)
             handled += 1
             continue
         if not await _wait_or_leave(state, result, deadline=deadline):
@@ -150,7 +183,16 @@ class _Reservation:
 
 
 async def dial_claim(state: AppState, claim: Claim) -> None:
-    """Everything after a claim; never raises (a failure gives the ticket back)."""
+    """Everything after a claim, in line; never raises (a failure gives the ticket back)."""
+    prepared = await prepare_claim(state, claim)
+    if prepared is not None:
+        await _place_safely(state, claim, prepared)
+
+
+async def prepare_claim(state: AppState, claim: Claim) -> Prepared | None:
+    """The dial transaction for a claim; never raises. A limited claim goes back to the
+    board (not an error, not an attempt); a recorded attempt leaves the board, owned by the
+    database from then on (its dial lease covers a crash)."""
     board = board_of(state)
     reservation = _Reservation()
     try:
@@ -165,16 +207,18 @@ async def dial_claim(state: AppState, claim: Claim) -> None:
             block_ms=wait_ms if refusal.tenant_wide else 0,
             block_priorities=limited.priorities if refusal.tenant_wide else (),
         )
-        return
+        return None
     except Exception:
         log.exception("dial step failed; the attempt goes back to the board")
         await _release_reservation(state, reservation)
         await board.give_back(claim, delay_ms=5_000)
-        return
-    if prepared is None:
-        return
-    # The database owns the attempt now (its dial lease covers a crash from here on).
-    await board.done(claim.member, release_slot=False)
+        return None
+    if prepared is not None:
+        await board.done(claim.member, release_slot=False)
+    return prepared
+
+
+async def _place_safely(state: AppState, claim: Claim, prepared: Prepared) -> None:
     try:
         await _place(state, claim, prepared)
     except Exception:
