@@ -22,7 +22,6 @@ from starlette.routing import BaseRoute
 from leadwire import __doc__ as package_doc
 from leadwire.admin.routes import routes as admin_routes
 from leadwire.leads.routes import routes as lead_routes
-from leadwire.leads.views import VIEW_PARTS as LEAD_VIEW_PARTS
 from leadwire.platform.http import (
     EXCEPTION_HANDLERS,
     ApiRoute,
@@ -117,13 +116,6 @@ def all_routes() -> list[BaseRoute]:
     return [*_platform_routes(), *tenant_routes, *lead_routes, *admin_routes]
 
 
-def register_services(state: AppState) -> None:
-    """Area services plugged in at start; areas above leads add theirs here, e.g.
-    `state.services["lead_view_parts"].append(compliance_view_part)` or
-    `state.services["enricher"] = ...` (see leads.views and leads.tasks)."""
-    state.services.setdefault(LEAD_VIEW_PARTS, [])
-
-
 def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:
     """Build the ASGI app. With `state`, the caller owns the resources (tests, `up`)."""
     app_metrics = state.metrics if state else Metrics()
@@ -131,12 +123,10 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if state is not None:
-            register_services(state)
             app.state.leadwire = state
             yield {}
             return
         async with open_state(settings, metrics=app_metrics) as opened:
-            register_services(opened)
             app.state.leadwire = opened
             log.info("api ready", extra={"public_url": settings.public_url})
             yield {}
