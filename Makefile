@@ -9,7 +9,7 @@ export UV_LINK_MODE ?= copy
 # process would recompile every module it imports (seconds per process start).
 export UV_COMPILE_BYTECODE ?= 1
 
-.PHONY: up test check lint format typecheck pytest bench bootstrap sync clean
+.PHONY: up test check lint format typecheck pytest bench bootstrap sync clean browser
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -34,8 +34,20 @@ lint: sync
 typecheck: sync
 	$(UV) run mypy
 
-pytest: sync
+pytest: sync browser
 	$(UV) run pytest
+
+# The dashboard's browser test drives Debian's chromium over the DevTools protocol. Install it
+# when missing and possible (root with apt-get: about a minute); otherwise that test is skipped
+# and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		  echo "installing chromium for the browser test" && \
+		  apt-get update -qq >/dev/null && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		    chromium >/dev/null; } || \
+		echo "chromium could not be installed: the dashboard browser test will be skipped"
 
 format: sync
 	$(UV) run ruff format .

@@ -20,7 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from leadwire import __doc__ as package_doc
+from leadwire.admin.prometheus import refresh as refresh_scrape_gauges
 from leadwire.admin.routes import routes as admin_routes
+from leadwire.compliance.routes import routes as compliance_routes
 from leadwire.leads.routes import routes as lead_routes
 from leadwire.platform.http import (
     EXCEPTION_HANDLERS,
@@ -33,6 +35,7 @@ from leadwire.platform.http import (
 from leadwire.platform.observability import Metrics
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
+from leadwire.services import register_services
 from leadwire.tenants.routes import routes as tenant_routes
 
 log = logging.getLogger("leadwire.app")
@@ -74,6 +77,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     state = app_state(request)
+    await refresh_scrape_gauges(state)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -113,7 +117,7 @@ def _platform_routes() -> list[ApiRoute]:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*_platform_routes(), *tenant_routes, *lead_routes, *admin_routes]
+    return [*_platform_routes(), *tenant_routes, *lead_routes, *compliance_routes, *admin_routes]
 
 
 def create_app(settings: Settings, *, state: AppState | None = None) -> Starlette:
@@ -123,10 +127,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if state is not None:
+            register_services(state)
             app.state.leadwire = state
             yield {}
             return
         async with open_state(settings, metrics=app_metrics) as opened:
+            register_services(opened)
             app.state.leadwire = opened
             log.info("api ready", extra={"public_url": settings.public_url})
             yield {}

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from leadwire.compliance.cli import add_commands as add_compliance_commands
 from leadwire.platform.embedded import EmbeddedError
 from leadwire.platform.errors import ConfigurationError, LeadwireError
 from leadwire.platform.observability import configure_logging
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--plan", choices=["starter", "pro", "enterprise"], default="starter")
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=cmd_tenants_create)
+    add_compliance_commands(sub, settings=_settings_for_commands)
     return parser
 
 

@@ -86,13 +86,20 @@ class Child:
 
 async def _prepare(settings: Settings) -> tuple[str | None, bool]:
     """Migrate; create the demo tenant on first start. Returns (its API key, created now)."""
+    from redis.asyncio import Redis
+
     from leadwire.platform import db
     from leadwire.platform.security import SecretBox
+    from leadwire.platform.state import check_database, check_redis
     from leadwire.tenants import repository, service
 
     assert settings.database_url
+    assert settings.redis_url
     engine = db.create_engine(settings.database_url, pool_size=2)
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=3)
     try:
+        await check_database(engine, settings)
+        await check_redis(redis, settings)
         await db.migrate(engine)
         sessions = db.create_sessionmaker(engine)
         async with db.session_scope(sessions) as session:
@@ -115,6 +122,7 @@ async def _prepare(settings: Settings) -> tuple[str | None, bool]:
             )
             return key, True
     finally:
+        await redis.aclose()
         await engine.dispose()
 
 

@@ -22,9 +22,12 @@ from saq import CronJob, Worker
 
 from leadwire.leads import sweeper as leads_sweeper
 from leadwire.leads import tasks as leads_tasks
+from leadwire.platform import escalation
+from leadwire.platform.job_runner import classified
 from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
+from leadwire.services import register_services
 
 log = logging.getLogger("leadwire.worker")
 
@@ -48,14 +51,17 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     """Queue name -> [(task name, function)]. Areas' task modules are listed here explicitly."""
     tasks: dict[str, list[tuple[str, Task]]] = {name: [] for name in QUEUE_NAMES}
     tasks[MAINTENANCE].append(("platform.heartbeat", heartbeat))
+    tasks[MAINTENANCE].append((escalation.DELIVER_TASK, escalation.deliver_task))
     tasks[INTAKE].append(("leads.process", leads_tasks.process))
     tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
-    return tasks
+    # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
+    return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
 
 def cron_jobs() -> list[CronJob[Any]]:
     return [
         CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
+        CronJob(escalation.sweep_task, cron="* * * * *", unique=True, timeout=30),
         CronJob(leads_sweeper.sweep_leads, cron=leads_sweeper.CRON, unique=True, timeout=60),
     ]
 
@@ -126,6 +132,7 @@ async def run_worker(
         loop.add_signal_handler(signum, stop.set)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
     async with open_state(settings) as state:
+        register_services(state)
         workers = build_workers(
             state, queues=queues, concurrency=concurrency, worker_name=worker_name
         )

@@ -149,3 +149,21 @@ def test_compose_services_run_real_commands() -> None:
         assert command[0] == "leadwire"
         parser.parse_args(command[1:])
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+async def test_every_metric_the_alerts_and_dashboard_use_is_exported(client) -> None:  # type: ignore[no-untyped-def]
+    """Alerts and panels on a metric the app does not export would never fire or draw."""
+    import re
+
+    exported = {
+        line.split()[2]
+        for line in (await client.get("/metrics")).text.splitlines()
+        if line.startswith("# TYPE leadwire_")
+    }
+    texts = [(ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()]
+    texts.append((ROOT / "deploy" / "grafana" / "leadwire-dashboard.json").read_text())
+    used = {m for text in texts for m in re.findall(r"leadwire_[a-z_]+", text)}
+    suffixes = ("_bucket", "_count", "_sum", "_total", "_created")
+    for name in used:
+        base = next((name.removesuffix(s) for s in suffixes if name.endswith(s)), name)
+        assert name in exported or base in exported, f"{name} is not exported by /metrics"

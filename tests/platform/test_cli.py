@@ -45,7 +45,9 @@ def _run(
     )
 
 
-@pytest.mark.parametrize("command", [["serve"], ["worker"], ["migrate"]])
+@pytest.mark.parametrize(
+    "command", [["serve"], ["worker"], ["migrate"], ["up", "--data-dir", "lw"]]
+)
 def test_unreachable_database_exits_fast_with_one_line(
     command: list[str], settings: Settings, tmp_path: Path
 ) -> None:

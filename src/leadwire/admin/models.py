@@ -1,14 +1,15 @@
-"""The audit log of admin actions."""
+"""The audit log of admin actions and the admin tokens."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from leadwire.platform.db import Base
+from leadwire.platform.db import Base, new_id
 
 
 class AuditEntry(Base):
@@ -28,3 +29,22 @@ class AuditEntry(Base):
         Index("ix_audit_log_created", "created_at"),
         Index("ix_audit_log_actor", "actor", "created_at"),
     )
+
+
+class AdminToken(Base):
+    """An admin bearer token beyond the bootstrap one, stored as its SHA-256 (shown once).
+
+    `scope` is `read` (dashboards, metrics, lists) or `operate` (every change).
+    """
+
+    __tablename__ = "admin_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(120))
+    scope: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=text("now()"))
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(120))

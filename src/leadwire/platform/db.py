@@ -92,7 +92,8 @@ def import_all_models() -> None:
 
     import leadwire
 
-    importlib.import_module("leadwire.platform.flags")
+    for platform_module in ("flags", "deadletters", "escalation"):
+        importlib.import_module(f"leadwire.platform.{platform_module}")
     for module in pkgutil.walk_packages(leadwire.__path__, "leadwire."):
         if module.name.endswith(".models"):
             importlib.import_module(module.name)

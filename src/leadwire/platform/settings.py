@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadwire.platform.errors import ConfigurationError
@@ -91,6 +98,11 @@ class Settings(BaseSettings):
     tenant_flood_per_minute: int = Field(default=6000, ge=1)
     simulator_time_scale: float = Field(default=0.05, gt=0, le=1)
 
+    # Escalations (platform.escalation): signed webhooks to the operators' endpoint.
+    escalation_webhook_url: str | None = None
+    escalation_webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    escalation_dedupe_window_s: int = Field(default=900, ge=0, le=7 * 86_400)
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -119,6 +131,32 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("escalation_webhook_url")
+    @classmethod
+    def _escalation_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("escalation_webhook_secret")
+    @classmethod
+    def _escalation_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else ""
+        if not secret:
+            if info.data.get("escalation_webhook_url"):
+                raise ValueError("is required when LEADWIRE_ESCALATION_WEBHOOK_URL is set")
+            return None
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            key = b""
+        if not secret.startswith("whsec_") or len(key) < 24:
+            raise ValueError("must be whsec_ followed by base64 of 24 to 64 random bytes")
+        return value
 
     @field_validator("admin_token")
     @classmethod

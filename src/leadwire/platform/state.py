@@ -56,12 +56,11 @@ def _describe_redis(url: str) -> str:
     return f"{parts.hostname or parts.path}{':' + str(parts.port) if parts.port else ''}"
 
 
-async def check_servers(engine: AsyncEngine, redis: Redis, settings: Settings) -> None:
-    """Fail fast, with one line naming the server, when PostgreSQL or Redis cannot be reached."""
-    assert settings.database_url and settings.redis_url
-    timeout = settings.startup_timeout_s / 2
+async def check_database(engine: AsyncEngine, settings: Settings) -> None:
+    """Fail fast, with one line naming it, when PostgreSQL cannot be reached."""
+    assert settings.database_url
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(settings.startup_timeout_s / 2):
             async with engine.connect() as conn:
                 await conn.exec_driver_sql("SELECT 1")
     except Exception as exc:  # any driver/OS error means "cannot reach"
@@ -70,8 +69,13 @@ async def check_servers(engine: AsyncEngine, redis: Redis, settings: Settings) -
             f"PostgreSQL at LEADWIRE_DATABASE_URL ({_describe_db(settings.database_url)}) "
             f"cannot be reached: {reason or type(exc).__name__}"
         ) from None
+
+
+async def check_redis(redis: Redis, settings: Settings) -> None:
+    """Fail fast, with one line naming it, when Redis cannot be reached."""
+    assert settings.redis_url
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(settings.startup_timeout_s / 2):
             await redis.ping()  # type: ignore[misc]
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -79,6 +83,11 @@ async def check_servers(engine: AsyncEngine, redis: Redis, settings: Settings) -
             f"Redis at LEADWIRE_REDIS_URL ({_describe_redis(settings.redis_url)}) "
             f"cannot be reached: {reason}"
         ) from None
+
+
+async def check_servers(engine: AsyncEngine, redis: Redis, settings: Settings) -> None:
+    await check_database(engine, settings)
+    await check_redis(redis, settings)
 
 
 async def check_schema(engine: AsyncEngine) -> None:

@@ -1,4 +1,4 @@
-"""Admin API routes (thin: parse, authorize, call one service, audit, answer)."""
+"""Admin API: tenants and the audit log (thin: parse, authorize, call one service, audit)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""`leadwire simulate`: drive many leads from every source through the whole pipeline."""
