@@ -82,8 +82,12 @@ async def test_the_sweeper_pages_through_a_backlog(
 
 
 def test_the_worker_runs_the_task_and_the_cron() -> None:
-    names = {name for tasks in registered_tasks().values() for name, _ in tasks}
-    assert {"leads.process", "leads.sweep"} <= names
-    assert ("leads.process", process) in registered_tasks()["intake"]
-    [cron] = [c for c in cron_jobs() if c.function is sweep_leads]
+    def where(function: object) -> str:  # modules may be re-imported by other tests
+        return f"{function.__module__}.{function.__qualname__}"  # type: ignore[attr-defined]
+
+    intake = {name: where(fn) for name, fn in registered_tasks()["intake"]}
+    assert intake["leads.process"] == where(process)
+    maintenance = {name: where(fn) for name, fn in registered_tasks()["maintenance"]}
+    assert maintenance["leads.sweep"] == where(sweep_leads)
+    [cron] = [c for c in cron_jobs() if where(c.function) == where(sweep_leads)]
     assert cron.cron == "* * * * * */3" and cron.unique
