@@ -101,6 +101,8 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "saq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # SAQ logs every enqueue and job at INFO: a line per lead on the hot path.
+    logging.getLogger("saq").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 class Metrics:
