@@ -219,7 +219,7 @@ class EmbeddedPostgres:
                 "-c",
                 "max_connections=300",
                 "-c",
-                "shared_buffers=128MB",
+                "shared_buffers=512MB",
                 "-c",
                 "synchronous_commit=on",
                 "-c",
