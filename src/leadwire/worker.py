@@ -20,6 +20,7 @@ from typing import Any
 
 from saq import CronJob, Worker
 
+from leadwire.leads import fingerprints
 from leadwire.leads import sweeper as leads_sweeper
 from leadwire.leads import tasks as leads_tasks
 from leadwire.platform import escalation
@@ -66,6 +67,7 @@ def cron_jobs() -> list[CronJob[Any]]:
         CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
         CronJob(escalation.sweep_task, cron="* * * * *", unique=True, timeout=30),
         CronJob(leads_sweeper.sweep_leads, cron=leads_sweeper.CRON, unique=True, timeout=60),
+        CronJob(fingerprints.purge_fingerprints, cron=fingerprints.CRON, unique=True, timeout=300),
         *telephony_tasks.cron_jobs(),
     ]
 
