@@ -8,11 +8,15 @@ deterministic key so duplicates collapse (SAQ refuses a key already queued or ac
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 from saq import Queue
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
+from saq.utils import now
 
 INTAKE = "intake"
 MAINTENANCE = "maintenance"
@@ -26,6 +30,57 @@ def dial_queue(priority: str) -> str:
     return priority
 
 
+# SAQ's own enqueue script (saq 0.26, `RedisQueue._enqueue`): a job is stored and queued unless
+# its key is already incomplete or being aborted. `enqueue_batch` sends it for many jobs in one
+# pipeline; tests/platform/test_queue_batches.py runs such jobs through a real SAQ worker, so a
+# SAQ upgrade that changes the layout fails there.
+_ENQUEUE_SCRIPT = """
+if not redis.call('ZSCORE', KEYS[1], KEYS[2]) and redis.call('EXISTS', KEYS[4]) == 0 then
+    redis.call('SET', KEYS[2], ARGV[1])
+    redis.call('ZADD', KEYS[1], ARGV[2], KEYS[2])
+    if ARGV[2] == '0' then redis.call('RPUSH', KEYS[3], KEYS[2]) end
+    return 1
+else
+    return nil
+end
+"""
+
+
+class BatchingRedisQueue(RedisQueue):
+    """A SAQ Redis queue that can also enqueue many jobs in one round trip."""
+
+    _batch_sha: str | None = None
+
+    async def enqueue_batch(self, jobs: Sequence[Job]) -> list[bool]:
+        """Enqueue `jobs` (each as `Queue.enqueue` would) in one pipeline; for each, whether it
+        was new (False: a job with its key is already pending)."""
+        if not jobs:
+            return []
+        stamp = now()
+        for job in jobs:
+            job.queue = self
+            job.queued = stamp
+            job.status = Status.QUEUED
+            await self._before_enqueue(job)
+        payloads = [self.serialize(job) for job in jobs]
+        for attempt in (1, 2):
+            if self._batch_sha is None or attempt == 2:
+                # Redis forgets scripts when it restarts: load it again and resend (the script
+                # is idempotent per key, so a resend cannot queue a job twice).
+                self._batch_sha = str(await self.redis.script_load(_ENQUEUE_SCRIPT))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job, payload in zip(jobs, payloads, strict=True):
+                    keys = (self._incomplete, job.id, self._queued, job.abort_id)
+                    pipe.evalsha(self._batch_sha, 4, *keys, payload, job.scheduled)
+                answers = await pipe.execute(raise_on_error=False)
+            if not any(isinstance(a, NoScriptError) for a in answers):
+                break
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return [bool(answer) for answer in answers]
+
+
 class Queues:
     """The named SAQ queues over one Redis client."""
 
@@ -33,7 +88,7 @@ class Queues:
         self.redis = redis
         self.prefix = prefix
         self._queues: dict[str, Queue] = {
-            name: RedisQueue(redis, name=f"{prefix}:{name}") for name in QUEUE_NAMES
+            name: BatchingRedisQueue(redis, name=f"{prefix}:{name}") for name in QUEUE_NAMES
         }
 
     def __getitem__(self, name: str) -> Queue:
@@ -59,6 +114,25 @@ class Queues:
             options["scheduled"] = int(run_at.timestamp())
         job = await self._queues[queue].enqueue(task, **options, **kwargs)
         return job is not None
+
+    async def enqueue_many(
+        self,
+        queue: str,
+        task: str,
+        jobs: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        timeout_s: int = 60,
+        max_tries: int = 3,
+    ) -> int:
+        """Enqueue `task` once per (job key, kwargs) in one Redis round trip; returns how many
+        were new (a key already pending is skipped, as `enqueue` does)."""
+        target = self._queues[queue]
+        assert isinstance(target, BatchingRedisQueue)
+        built = [
+            Job(function=task, key=key, timeout=timeout_s, retries=max_tries, kwargs=kwargs)
+            for key, kwargs in jobs
+        ]
+        return sum(await target.enqueue_batch(built))
 
     async def job_pending(self, queue: str, job_key: str) -> bool:
         job = await self._queues[queue].job(job_key)
