@@ -25,7 +25,13 @@ from leadwire.leads import sweeper as leads_sweeper
 from leadwire.leads import tasks as leads_tasks
 from leadwire.platform import escalation
 from leadwire.platform.job_runner import classified
-from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
+from leadwire.platform.queues import (
+    DIAL_QUEUES,
+    INTAKE,
+    INTAKE_URGENT,
+    MAINTENANCE,
+    QUEUE_NAMES,
+)
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
 from leadwire.services import register_services
@@ -58,6 +64,8 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
     for queue, entries in telephony_tasks.TASKS.items():
         tasks[queue].extend(entries)
+    # The urgent lane runs the same intake tasks (leads.process, dialer.route).
+    tasks[INTAKE_URGENT] = list(tasks[INTAKE])
     # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
     return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
@@ -125,7 +133,7 @@ async def drain(workers: Sequence[Worker[Any]], *, grace_s: float) -> None:
     await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
 
 
-WORKER_QUEUES = (INTAKE, *DIAL_QUEUES)
+WORKER_QUEUES = (INTAKE_URGENT, INTAKE, *DIAL_QUEUES)
 SCHEDULER_QUEUES = (MAINTENANCE,)
 
 

@@ -16,7 +16,7 @@ from leadwire.leads.canonical import InboundLead
 from leadwire.leads.records import PreparedLead, prepare
 from leadwire.platform.state import AppState
 from tests.helpers import make_tenant
-from tests.leads.checks import half_leads
+from tests.leads.checks import half_leads, intake_job_pending
 
 
 def _lead(tenant_id: uuid.UUID, n: int, **fields: object) -> PreparedLead:
@@ -92,9 +92,23 @@ async def test_a_request_that_goes_away_does_not_stop_its_batch(clean: AppState)
         await waiting
     key = batching.process_job_key(lead.lead_id)
     for _ in range(200):
-        if await clean.queues.job_pending("intake", key):
+        if await intake_job_pending(clean, key):
             break
         await asyncio.sleep(0.05)
-    assert await clean.queues.job_pending("intake", key)
+    assert await intake_job_pending(clean, key)
     async with clean.engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM leads")) == 1
+
+
+async def test_emergency_leads_take_the_urgent_lane(clean: AppState) -> None:
+    tenant, _ = await make_tenant(clean)
+    urgent = _lead(tenant.id, 1, message="Emergency: burst pipe, water everywhere")
+    ordinary = _lead(tenant.id, 2, message="Quote for a new fence next spring")
+    assert (urgent.priority, ordinary.priority) == ("emergency", "low")
+    await batching.ingest(clean, tenant_id=tenant.id, leads=[urgent, ordinary])
+    urgent_key = batching.process_job_key(urgent.lead_id)
+    ordinary_key = batching.process_job_key(ordinary.lead_id)
+    assert await clean.queues.job_pending("intake_urgent", urgent_key)
+    assert not await clean.queues.job_pending("intake", urgent_key)
+    assert await clean.queues.job_pending("intake", ordinary_key)
+    assert not await clean.queues.job_pending("intake_urgent", ordinary_key)

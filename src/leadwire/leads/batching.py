@@ -19,13 +19,14 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from leadwire.leads import repository
 from leadwire.leads.abuse import REDIS_ERRORS, redis_health
 from leadwire.leads.records import PreparedLead
 from leadwire.leads.repository import Ingested
 from leadwire.platform.jobs import job_key
-from leadwire.platform.queues import INTAKE
+from leadwire.platform.queues import INTAKE_QUEUES, intake_queue
 from leadwire.platform.state import AppState
 
 __all__ = ["MAX_BATCH_LEADS", "MAX_IN_FLIGHT", "PROCESS_TASK", "ingest", "process_job_key"]
@@ -115,11 +116,11 @@ class _Batcher:
                 events=[lead.event for _, _, lead in entries],
             )
         answers: dict[int, list[Ingested | None]] = {id(d): [None] * len(d.leads) for d in batch}
-        due: list[tuple[uuid.UUID, uuid.UUID]] = []
+        due: list[tuple[uuid.UUID, uuid.UUID, str]] = []
         for (delivery, index, lead), ingested in zip(entries, stored, strict=True):
             answers[id(delivery)][index] = ingested
             if ingested.created and lead.due:
-                due.append((delivery.tenant_id, ingested.lead_id))
+                due.append((delivery.tenant_id, ingested.lead_id, lead.priority))
         if due:
             await _enqueue_processing(self._state, due)
         for delivery in batch:
@@ -132,22 +133,31 @@ def _fail(delivery: _Delivery, exc: BaseException) -> None:
         delivery.answer.set_exception(exc)
 
 
-async def _enqueue_processing(state: AppState, due: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    """Queue `leads.process` for committed leads in one round trip. When Redis is down or slow
-    they stay due in PostgreSQL (`next_action_at`) for the sweeper."""
-    if not redis_health.available():
-        return
-    jobs = [
-        (process_job_key(lead_id), {"tenant_id": str(tenant_id), "lead_id": str(lead_id)})
-        for tenant_id, lead_id in due
-    ]
-    try:
-        await redis_health.call(state.queues.enqueue_many(INTAKE, PROCESS_TASK, jobs))
-    except REDIS_ERRORS as exc:
-        log.warning(
-            "enqueue failed; the sweeper will queue the leads",
-            extra={"leads": len(jobs), "error": repr(exc)},
+async def _enqueue_processing(
+    state: AppState, due: Sequence[tuple[uuid.UUID, uuid.UUID, str]]
+) -> None:
+    """Queue `leads.process` for committed leads (on their priority's intake lane), a round
+    trip per lane. When Redis is down or slow they stay due in PostgreSQL (`next_action_at`)
+    for the sweeper."""
+    lanes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for tenant_id, lead_id, priority in due:
+        lanes.setdefault(intake_queue(priority), []).append(
+            (process_job_key(lead_id), {"tenant_id": str(tenant_id), "lead_id": str(lead_id)})
         )
+    for queue in INTAKE_QUEUES:  # the urgent lane first
+        jobs = lanes.get(queue)
+        if not jobs:
+            continue
+        if not redis_health.available():
+            return
+        try:
+            await redis_health.call(state.queues.enqueue_many(queue, PROCESS_TASK, jobs))
+        except REDIS_ERRORS as exc:
+            log.warning(
+                "enqueue failed; the sweeper will queue the leads",
+                extra={"leads": len(jobs), "error": repr(exc)},
+            )
+            return
 
 
 _SERVICE = "leads.ingest_batcher"

@@ -1,8 +1,9 @@
 """Queues: SAQ on Redis, one queue per kind of work.
 
-`intake` (fetch, enrich, gate), the four dial priorities, and `maintenance` (cron: sweeper,
-expiries). Jobs take IDs and carry the tenant; they are enqueued after commit with a
-deterministic key so duplicates collapse (SAQ refuses a key already queued or active).
+`intake` (fetch, enrich, gate) and its lane for emergency leads `intake_urgent`, the four
+dial priorities, and `maintenance` (cron: sweeper, expiries). Jobs take IDs and carry the
+tenant; they are enqueued after commit with a deterministic key so duplicates collapse (SAQ
+refuses a key already queued or active).
 """
 
 from __future__ import annotations
@@ -19,9 +20,18 @@ from saq.queue.redis import RedisQueue
 from saq.utils import now
 
 INTAKE = "intake"
+# The intake hops (process, route) of emergency leads: a lane of their own, so a flood of
+# ordinary leads never stands between an emergency and its dial.
+INTAKE_URGENT = "intake_urgent"
+INTAKE_QUEUES = (INTAKE_URGENT, INTAKE)
 MAINTENANCE = "maintenance"
 DIAL_QUEUES = ("emergency", "high", "medium", "low")
-QUEUE_NAMES = (INTAKE, *DIAL_QUEUES, MAINTENANCE)
+QUEUE_NAMES = (INTAKE_URGENT, INTAKE, *DIAL_QUEUES, MAINTENANCE)
+
+
+def intake_queue(priority: str | None) -> str:
+    """The intake lane of a lead's work, by its current priority."""
+    return INTAKE_URGENT if priority == "emergency" else INTAKE
 
 
 def dial_queue(priority: str) -> str:
@@ -110,7 +120,9 @@ class Queues:
     ) -> bool:
         """Enqueue `task` on `queue`; False when a job with `job_key` is already pending."""
         options: dict[str, Any] = {"key": job_key, "timeout": timeout_s, "retries": max_tries}
-        if run_at is not None:
+        if run_at is not None and run_at > dt.datetime.now(dt.UTC):
+            # A job due now goes straight to the queue: a scheduled one waits for a worker's
+            # schedule poll, up to a second later.
             options["scheduled"] = int(run_at.timestamp())
         job = await self._queues[queue].enqueue(task, **options, **kwargs)
         return job is not None
