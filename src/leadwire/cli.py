@@ -106,7 +106,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from leadwire.worker import WORKER_QUEUES
 
         kwargs["queues"] = WORKER_QUEUES
-    asyncio.run(run_worker(settings, **kwargs))
+    # uvloop (uvicorn's loop too): a worker spends most of its time in socket I/O and in
+    # callbacks, both of which it runs in C.
+    import uvloop
+
+    uvloop.run(run_worker(settings, **kwargs))
     return 0
 
 

@@ -26,10 +26,17 @@ from leadwire.leads.abuse import REDIS_ERRORS, redis_health
 from leadwire.leads.records import PreparedLead
 from leadwire.leads.repository import Ingested
 from leadwire.platform.jobs import job_key
-from leadwire.platform.queues import INTAKE_QUEUES, intake_queue
+from leadwire.platform.queues import INTAKE_QUEUES, INTAKE_URGENT, intake_queue
 from leadwire.platform.state import AppState
 
-__all__ = ["MAX_BATCH_LEADS", "MAX_IN_FLIGHT", "PROCESS_TASK", "ingest", "process_job_key"]
+__all__ = [
+    "MAX_BATCH_LEADS",
+    "MAX_IN_FLIGHT",
+    "PROCESS_TASK",
+    "ingest",
+    "process_job_key",
+    "process_lane",
+]
 
 log = logging.getLogger("leadwire.leads")
 
@@ -43,6 +50,13 @@ MAX_BATCH_LEADS = 200
 
 def process_job_key(lead_id: uuid.UUID | str) -> str:
     return job_key("lead.process", lead_id)
+
+
+def process_lane(status: str, priority: str) -> str:
+    """The queue of a lead's `leads.process` job. An ids-only delivery (`pending_fetch`: Meta,
+    HubSpot events) carries no words to judge its urgency by until the fetch brings them, so
+    its fetch takes the urgent lane; once fetched, the lead is routed on its priority's lane."""
+    return INTAKE_URGENT if status == "pending_fetch" else intake_queue(priority)
 
 
 @dataclass(slots=True)
@@ -120,7 +134,9 @@ class _Batcher:
         for (delivery, index, lead), ingested in zip(entries, stored, strict=True):
             answers[id(delivery)][index] = ingested
             if ingested.created and lead.due:
-                due.append((delivery.tenant_id, ingested.lead_id, lead.priority))
+                due.append(
+                    (delivery.tenant_id, ingested.lead_id, process_lane(lead.status, lead.priority))
+                )
         if due:
             await _enqueue_processing(self._state, due)
         for delivery in batch:
@@ -136,12 +152,11 @@ def _fail(delivery: _Delivery, exc: BaseException) -> None:
 async def _enqueue_processing(
     state: AppState, due: Sequence[tuple[uuid.UUID, uuid.UUID, str]]
 ) -> None:
-    """Queue `leads.process` for committed leads (on their priority's intake lane), a round
-    trip per lane. When Redis is down or slow they stay due in PostgreSQL (`next_action_at`)
-    for the sweeper."""
+    """Queue `leads.process` for committed leads (tenant, lead, lane), a round trip per lane.
+    When Redis is down or slow they stay due in PostgreSQL (`next_action_at`) for the sweeper."""
     lanes: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for tenant_id, lead_id, priority in due:
-        lanes.setdefault(intake_queue(priority), []).append(
+    for tenant_id, lead_id, lane in due:
+        lanes.setdefault(lane, []).append(
             (process_job_key(lead_id), {"tenant_id": str(tenant_id), "lead_id": str(lead_id)})
         )
     for queue in INTAKE_QUEUES:  # the urgent lane first

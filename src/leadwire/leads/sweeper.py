@@ -25,8 +25,8 @@ from typing import Any
 from saq.job import Status
 
 from leadwire.leads import repository
+from leadwire.leads.batching import PROCESS_TASK, process_job_key, process_lane
 from leadwire.leads.models import LeadStatus
-from leadwire.leads.service import PROCESS_TASK, process_job_key
 from leadwire.leads.tasks import ROUTE_TASK, retry_job_key, route_job_key
 from leadwire.platform.db import utcnow
 from leadwire.platform.queues import INTAKE_QUEUES, intake_queue
@@ -92,7 +92,7 @@ async def sweep_leads(ctx: dict[str, Any]) -> dict[str, int]:
             tenant_id, lead_id, status, priority, _ = row
             ready = status == LeadStatus.READY.value
             await state.queues.enqueue(
-                intake_queue(priority),
+                intake_queue(priority) if ready else process_lane(status, priority),
                 ROUTE_TASK if ready else PROCESS_TASK,
                 job_key=route_job_key(lead_id) if ready else process_job_key(lead_id),
                 tenant_id=str(tenant_id),

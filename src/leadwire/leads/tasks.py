@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leadwire.leads import fetchers, repository
+from leadwire.leads.batching import PROCESS_TASK, process_lane
 from leadwire.leads.canonical import (
     ConsentEvidence,
     InboundLead,
@@ -44,7 +45,6 @@ from leadwire.leads.canonical import (
 from leadwire.leads.models import Lead, LeadStatus
 from leadwire.leads.normalize import NormalizedLead, normalize
 from leadwire.leads.records import lead_columns
-from leadwire.leads.service import PROCESS_TASK
 from leadwire.leads.tenancy import IntakeTenant, tenant_by_id
 from leadwire.leads.urgency import UrgencyResult, urgency_of
 from leadwire.platform.classify import classify
@@ -276,7 +276,7 @@ async def _fetch_failed(
         )
         enqueue_after_commit(
             session,
-            queue=intake_queue(lead.priority),
+            queue=process_lane(lead.status, lead.priority),
             task=PROCESS_TASK,
             job_key=retry_job_key(lead_id, retry_at),
             run_at=retry_at,
