@@ -245,9 +245,10 @@ async def run_simulation(
                 "scheduler": processes[-1].pid,
                 "postgres": servers.postgres.pid if servers else None,
                 "valkey": servers.valkey.pid if servers else None,
-                "simulator (posting, fake APIs)": os.getpid(),
             }
         )
+        own = os.times()
+        report["cpu_s"]["simulator (posting, fake APIs)"] = round(own.user + own.system, 1)
         report["timing"] = {
             "total_s": round(time.monotonic() - started, 1),
             "after_last_post_s": round(drained_s, 1),
