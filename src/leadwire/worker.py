@@ -28,7 +28,7 @@ from leadwire.platform.job_runner import classified
 from leadwire.platform.queues import (
     DIAL_QUEUES,
     INTAKE,
-    INTAKE_URGENT,
+    INTAKE_QUEUES,
     MAINTENANCE,
     QUEUE_NAMES,
 )
@@ -64,8 +64,9 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
     for queue, entries in telephony_tasks.TASKS.items():
         tasks[queue].extend(entries)
-    # The urgent lane runs the same intake tasks (leads.process, dialer.route).
-    tasks[INTAKE_URGENT] = list(tasks[INTAKE])
+    # The intake lanes run the same tasks (leads.process, dialer.route).
+    for lane in INTAKE_QUEUES:
+        tasks[lane] = list(tasks[INTAKE])
     # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
     return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
@@ -133,7 +134,7 @@ async def drain(workers: Sequence[Worker[Any]], *, grace_s: float) -> None:
     await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
 
 
-WORKER_QUEUES = (INTAKE_URGENT, INTAKE, *DIAL_QUEUES)
+WORKER_QUEUES = (*INTAKE_QUEUES, *DIAL_QUEUES)
 SCHEDULER_QUEUES = (MAINTENANCE,)
 
 
