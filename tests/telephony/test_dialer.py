@@ -184,6 +184,38 @@ async def test_a_pause_switched_on_after_the_ticket_was_posted_stops_the_dial(
     assert await board_of(clean).slots_in_use(tenant.id) == 0
 
 
+async def test_an_emergency_with_a_duration_holds_the_dial_whatever_the_gate_clock_says(
+    clean: AppState, carrier: SimulatedCarrier, ctx: dict[str, Any], daytime: float
+) -> None:
+    """The gate's clock is shifted (simulated carrier), an emergency's end is a real instant:
+    a week ahead, the gate alone would find a 2 s emergency long over and let the dial go."""
+    clean.settings.simulator_clock_offset_s = daytime + 7 * 86_400  # same weekday and hour
+    tenant = await dial_tenant(clean)
+    lead_id = await make_lead(clean, tenant, number=phone(8))
+    await tasks.route(ctx, tenant_id=str(tenant.id), lead_id=str(lead_id))
+    await dialer.make_eligible(clean, tenant_id=tenant.id, lead_id=lead_id)
+    async with session_scope(clean.sessions) as session:
+        emergency = await flags.set_emergency(
+            session, reason="drill", actor="test", duration_s=2, hangup_active=False
+        )
+    assert emergency.until is not None
+    await dialer.drain(clean)
+    lead = await lead_row(clean, lead_id)
+    assert lead.status == LeadStatus.SCHEDULED and lead.attempts == 0
+    assert await calls_of(clean, lead_id) == []
+    # Looked at again right after the emergency's own end, not ~15 s later.
+    assert lead.next_action_at is not None
+    assert emergency.until <= lead.next_action_at <= emergency.until + dt.timedelta(seconds=1)
+    redial = job_key("lead.redial", lead_id, 1, int(lead.next_action_at.timestamp()))
+    assert await clean.queues.job_pending("medium", redial)
+
+    await asyncio.sleep((lead.next_action_at - utcnow()).total_seconds())
+    await tasks.dial(ctx, tenant_id=str(tenant.id), lead_id=str(lead_id))
+    [call] = await calls_of(clean, lead_id)
+    assert call.provider_call_id is not None
+    await carrier.idle()
+
+
 async def test_a_rate_limited_dial_is_put_back_not_failed_and_not_an_attempt(
     clean: AppState, carrier: SimulatedCarrier, ctx: dict[str, Any]
 ) -> None:

@@ -38,7 +38,9 @@ from leadwire.telephony.dialer.common import (
     enqueue_redial,
     evaluate,
     from_ms,
+    hold_reason,
     next_time,
+    recheck_at,
     schedule_dispatch,
 )
 from leadwire.telephony.gate import (
@@ -305,6 +307,15 @@ async def _decide_and_record(
         lead.status = LeadStatus.BLOCKED
         lead.next_action_at = None
         return ("no_tenant_or_phone", now)
+    flags = await read_flags(session, now=now)
+    # Pauses are judged here at the real time: the gate's clock may be shifted (simulated
+    # carrier), and an emergency, a pause or its end is a real instant.
+    held = hold_reason(flags, tenant, claim.priority, now)
+    if held is not None:
+        at = recheck_at(flags, tenant, now)
+        lead.next_action_at, lead.updated_at = at, now
+        enqueue_redial(session, lead, attempt=claim.attempt, at=at)
+        return (held, at)
     settings = effective_settings(tenant)
     dial_limits = limits_of(state)
     limits = effective_limits(settings, tenant.plan).adapted(
@@ -312,7 +323,6 @@ async def _decide_and_record(
     )
     day = budget_day(settings.timezone, now)
     usage = await dial_limits.usage(tenant_id=tenant.id, day=day)
-    flags = await read_flags(session, now=now)
     decision = await evaluate(
         session,
         state=state,
