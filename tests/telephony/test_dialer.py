@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from leadwire.leads.models import Lead, LeadEvent, LeadStatus
-from leadwire.platform import flags
+from leadwire.platform import flags, opsstats
 from leadwire.platform.db import session_scope, utcnow
 from leadwire.platform.jobs import job_key
 from leadwire.platform.state import AppState
@@ -88,6 +89,36 @@ async def test_a_ready_lead_is_routed_dialed_and_closed(
         assert kind in kinds
     assert kinds[-2:] == ["call.ended", "lead.closed"]
     assert await board_of(clean).slots_in_use(tenant.id) == 0
+
+
+async def test_dials_answers_and_outcomes_reach_the_platform_wide_figures(
+    clean: AppState, carrier: SimulatedCarrier, ctx: dict[str, Any]
+) -> None:
+    """What the dashboard and `call-stats` read (Redis, every process) and the histogram."""
+    tenant = await dial_tenant(clean)
+    answered, busy = phone(11), phone(12)
+    await simulator.set_override(clean, e164=answered, outcome="answered", duration_s=30)
+    await simulator.set_override(clean, e164=busy, outcome="busy")
+    histogram = "leadwire_speed_to_lead_seconds_count"
+    before = clean.metrics.registry.get_sample_value(histogram, {"priority": "high"}) or 0.0
+    for number in (answered, busy):
+        lead_id = await make_lead(clean, tenant, number=number, priority="high")
+        await route_and_dial(ctx, tenant.id, lead_id)
+    await carrier.idle()
+
+    minutes = opsstats.minutes_in(dt.timedelta(minutes=2), now=time.time())
+    mine = {"minutes": minutes, "tenant_id": str(tenant.id)}
+    dials = await opsstats.counts(clean.redis, opsstats.DIALS, **mine)
+    outcomes = await opsstats.counts(clean.redis, opsstats.CALL_OUTCOMES, **mine)
+    assert opsstats.totals(dials) == {"high": 2}
+    assert opsstats.totals(outcomes) == {"busy": 1, "connected": 1}
+    to_dial = await opsstats.samples(clean.redis, opsstats.SPEED_TO_DIAL, **mine)
+    to_answer = await opsstats.samples(clean.redis, opsstats.SPEED_TO_ANSWER, **mine)
+    assert len([v for row in to_dial.values() for v in row]) == 2
+    [answer_s] = [v for row in to_answer.values() for v in row]  # the busy line never answered
+    assert 0 <= answer_s < 30
+    after = clean.metrics.registry.get_sample_value(histogram, {"priority": "high"})
+    assert after == before + 2
 
 
 async def route_and_dial(ctx: dict[str, Any], tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadwire.compliance.decision import Verdict
 from leadwire.leads import repository as leads_repo
 from leadwire.leads.models import Lead, LeadStatus
+from leadwire.platform import opsstats
 from leadwire.platform.classify import classify
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass, ExternalServiceError
@@ -496,6 +497,10 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
                         recovered=True,
                     )  # fmt: skip
             metrics.dials.labels(prepared.priority, "recovered").inc()
+            await opsstats.record_dial(
+                state.redis, state.metrics, priority=prepared.priority, received_to_dial_s=None,
+                tenant_id=str(prepared.tenant_id),
+            )  # fmt: skip
             return
     public = state.settings.public_url
     await _wait_for_send(state, claim.send_ms)
@@ -522,10 +527,15 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
             return
         await calls.store_placed(session, state=state, call=call, placed=placed, now=now)
     metrics.dials.labels(prepared.priority, "placed").inc()
-    if prepared.attempt == 1:
-        state.metrics.speed_to_lead.labels(prepared.priority).observe(
-            max(0.0, (now - prepared.received_at).total_seconds())
-        )
+    # The platform-wide figures (dashboard, admin metrics) and the speed-to-lead histogram.
+    speed = max(0.0, (now - prepared.received_at).total_seconds())
+    await opsstats.record_dial(
+        state.redis,
+        state.metrics,
+        priority=prepared.priority,
+        received_to_dial_s=speed if prepared.attempt == 1 else None,
+        tenant_id=str(prepared.tenant_id),
+    )
 
 
 async def _create_failed(state: AppState, prepared: Prepared, exc: ExternalServiceError) -> None:
