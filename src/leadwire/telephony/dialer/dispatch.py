@@ -504,6 +504,8 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
             return
     public = state.settings.public_url
     await _wait_for_send(state, claim.send_ms)
+    if await _held_before_placing(state, prepared):
+        return
     try:
         placed = await provider.create_call(
             to=prepared.to,
@@ -536,6 +538,44 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
         received_to_dial_s=speed if prepared.attempt == 1 else None,
         tenant_id=str(prepared.tenant_id),
     )
+
+
+async def _held_before_placing(state: AppState, prepared: Prepared) -> bool:
+    """Read the platform switches once more, right before the provider is called.
+
+    The dial transaction read them, but the send-time wait and a busy process can put a second
+    or more between it and this moment: a call decided before emergency mode (or a pause of its
+    queue) must not reach the carrier after the switch. Nothing is awaited between this read
+    and the provider's request. A held attempt stays recorded without a CallSid, its dial
+    lease moved to when the hold may be over; the sweeper posts it again then, and that dial
+    asks the provider first, as after a crash: nobody is called twice.
+    """
+    now = utcnow()
+    async with unit_of_work(state) as session:
+        flags = await read_flags(session, now=now)
+        if flags.emergency is not None:
+            reason = "emergency_mode"
+        elif flags.queue_paused(prepared.priority):
+            reason = "queue_paused"
+        else:
+            return False
+        call = await repository.lock_call(session, prepared.call_id)
+        if call is None or call.provider_call_id is not None or call.finalized_at is not None:
+            return True
+        at = recheck_at(flags, None, now)
+        call.dial_lease_until = at
+        lead = await leads_repo.lock_lead(
+            session, tenant_id=prepared.tenant_id, lead_id=prepared.lead_id
+        )
+        if lead is not None and lead.status == LeadStatus.DIALING:
+            lead.next_action_at, lead.updated_at = at, now
+            await leads_repo.add_event(
+                session, tenant_id=lead.tenant_id, lead_id=lead.id, kind="dialer.held",
+                data={"stage": "place", "reason": reason, "call_id": str(call.id),
+                      "until": at.isoformat()},
+            )  # fmt: skip
+    dialer_metrics(state).held.labels(reason).inc()
+    return True
 
 
 async def _create_failed(state: AppState, prepared: Prepared, exc: ExternalServiceError) -> None:
