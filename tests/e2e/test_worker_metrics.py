@@ -9,31 +9,15 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from leadwire.platform.errors import ErrorClass
 from leadwire.platform.state import AppState
 from leadwire.telephony import simulator
 from tests.e2e.cluster import Cluster, free_port
+from tests.e2e.feed import scrape, total
 from tests.telephony.helpers import dial_tenant, make_lead, phone, route_job
 
 pytestmark = pytest.mark.slow
-
-
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-async def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    async with httpx.AsyncClient() as http:
-        response = await http.get(url, timeout=5)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return samples(response.text)
 
 
 async def test_a_worker_process_serves_the_series_its_jobs_recorded(
@@ -67,11 +51,8 @@ async def test_a_worker_process_serves_the_series_its_jobs_recorded(
     high = frozenset({("priority", "high")})
     while True:
         after = await scrape(url)
-        placed = after.get(
-            ("leadwire_dialer_dials_total", frozenset({*high, ("result", "placed")})), 0.0
-        )
-        errors = sum(v for (name, _), v in after.items() if name == "leadwire_errors_total")
-        if placed == 1.0 and errors >= 1.0:
+        placed = total(after, "leadwire_dialer_dials_total", priority="high", result="placed")
+        if placed == 1.0 and total(after, "leadwire_errors_total") >= 1.0:
             break
         assert time.monotonic() - started < 60, nodes.tail("worker-1")
         await asyncio.sleep(0.25)
