@@ -225,9 +225,10 @@ async def put_simulator_number(request: Request) -> JSONResponse:
 
 
 _EMERGENCY_DESCRIPTION = (
-    "Emergency mode stops all new dialing on every worker (the dial step reads it from "
-    "PostgreSQL at each dial) and holds pending work; intake continues. With `duration_s` it "
-    "expires by itself; `hangup_active` also asks telephony to hang up live calls."
+    "Emergency mode stops all new dialing on every worker (the dialer reads it from "
+    "PostgreSQL in each dial's transaction and again right before it calls the carrier) and "
+    "holds pending work; intake continues. With `duration_s` it expires by itself; "
+    "`hangup_active` also asks telephony to hang up live calls."
 )
 
 routes: list[ApiRoute] = [
