@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadwire.compliance.decision import Verdict
 from leadwire.leads import repository as leads_repo
 from leadwire.leads.models import Lead, LeadStatus
+from leadwire.platform import opsstats
 from leadwire.platform.classify import classify
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass, ExternalServiceError
@@ -38,7 +39,9 @@ from leadwire.telephony.dialer.common import (
     enqueue_redial,
     evaluate,
     from_ms,
+    hold_reason,
     next_time,
+    recheck_at,
     schedule_dispatch,
 )
 from leadwire.telephony.gate import (
@@ -305,6 +308,15 @@ async def _decide_and_record(
         lead.status = LeadStatus.BLOCKED
         lead.next_action_at = None
         return ("no_tenant_or_phone", now)
+    flags = await read_flags(session, now=now)
+    # Pauses are judged here at the real time: the gate's clock may be shifted (simulated
+    # carrier), and an emergency, a pause or its end is a real instant.
+    held = hold_reason(flags, tenant, claim.priority, now)
+    if held is not None:
+        at = recheck_at(flags, tenant, now)
+        lead.next_action_at, lead.updated_at = at, now
+        enqueue_redial(session, lead, attempt=claim.attempt, at=at)
+        return (held, at)
     settings = effective_settings(tenant)
     dial_limits = limits_of(state)
     limits = effective_limits(settings, tenant.plan).adapted(
@@ -312,7 +324,6 @@ async def _decide_and_record(
     )
     day = budget_day(settings.timezone, now)
     usage = await dial_limits.usage(tenant_id=tenant.id, day=day)
-    flags = await read_flags(session, now=now)
     decision = await evaluate(
         session,
         state=state,
@@ -486,9 +497,15 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
                         recovered=True,
                     )  # fmt: skip
             metrics.dials.labels(prepared.priority, "recovered").inc()
+            await opsstats.record_dial(
+                state.redis, state.metrics, priority=prepared.priority, received_to_dial_s=None,
+                tenant_id=str(prepared.tenant_id),
+            )  # fmt: skip
             return
     public = state.settings.public_url
     await _wait_for_send(state, claim.send_ms)
+    if await _held_before_placing(state, prepared):
+        return
     try:
         placed = await provider.create_call(
             to=prepared.to,
@@ -512,10 +529,53 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
             return
         await calls.store_placed(session, state=state, call=call, placed=placed, now=now)
     metrics.dials.labels(prepared.priority, "placed").inc()
-    if prepared.attempt == 1:
-        state.metrics.speed_to_lead.labels(prepared.priority).observe(
-            max(0.0, (now - prepared.received_at).total_seconds())
+    # The platform-wide figures (dashboard, admin metrics) and the speed-to-lead histogram.
+    speed = max(0.0, (now - prepared.received_at).total_seconds())
+    await opsstats.record_dial(
+        state.redis,
+        state.metrics,
+        priority=prepared.priority,
+        received_to_dial_s=speed if prepared.attempt == 1 else None,
+        tenant_id=str(prepared.tenant_id),
+    )
+
+
+async def _held_before_placing(state: AppState, prepared: Prepared) -> bool:
+    """Read the platform switches once more, right before the provider is called.
+
+    The dial transaction read them, but the send-time wait and a busy process can put a second
+    or more between it and this moment: a call decided before emergency mode (or a pause of its
+    queue) must not reach the carrier after the switch. Nothing is awaited between this read
+    and the provider's request. A held attempt stays recorded without a CallSid, its dial
+    lease moved to when the hold may be over; the sweeper posts it again then, and that dial
+    asks the provider first, as after a crash: nobody is called twice.
+    """
+    now = utcnow()
+    async with unit_of_work(state) as session:
+        flags = await read_flags(session, now=now)
+        if flags.emergency is not None:
+            reason = "emergency_mode"
+        elif flags.queue_paused(prepared.priority):
+            reason = "queue_paused"
+        else:
+            return False
+        call = await repository.lock_call(session, prepared.call_id)
+        if call is None or call.provider_call_id is not None or call.finalized_at is not None:
+            return True
+        at = recheck_at(flags, None, now)
+        call.dial_lease_until = at
+        lead = await leads_repo.lock_lead(
+            session, tenant_id=prepared.tenant_id, lead_id=prepared.lead_id
         )
+        if lead is not None and lead.status == LeadStatus.DIALING:
+            lead.next_action_at, lead.updated_at = at, now
+            await leads_repo.add_event(
+                session, tenant_id=lead.tenant_id, lead_id=lead.id, kind="dialer.held",
+                data={"stage": "place", "reason": reason, "call_id": str(call.id),
+                      "until": at.isoformat()},
+            )  # fmt: skip
+    dialer_metrics(state).held.labels(reason).inc()
+    return True
 
 
 async def _create_failed(state: AppState, prepared: Prepared, exc: ExternalServiceError) -> None:
