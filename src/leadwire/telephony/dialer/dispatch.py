@@ -464,9 +464,10 @@ async def _record_attempt(
     return _prepared_from(call, lead, claim, recovery=False)
 
 
-async def _wait_for_send(state: AppState, send_ms: int) -> None:
+async def _wait_for_send(state: AppState, send_ms: int) -> int:
     """Sleep until the reserved send time; a dialer that missed it by more than half the guard
-    reserves a new one, so the carrier never sees two calls closer than 1/cps."""
+    reserves a new one, so the carrier never sees two calls closer than 1/cps. Returns the send
+    time it waited for."""
     board = board_of(state)
     tolerance_ms = board.tolerance_ms
     for _ in range(5):
@@ -475,8 +476,28 @@ async def _wait_for_send(state: AppState, send_ms: int) -> None:
             await asyncio.sleep((send_ms - now_ms) / 1000)
             now_ms = time.time() * 1000
         if now_ms <= send_ms + tolerance_ms:
-            return
+            return send_ms
         send_ms = await board.reserve_send()
+    return send_ms
+
+
+async def _cleared_to_send(state: AppState, claim: Claim, prepared: Prepared) -> bool:
+    """Wait for the send time, then read the switches (`_held_before_placing`); False: held.
+
+    The switches' read is a transaction: under load it can outlast the send tolerance, and a
+    late send next to an on-time one would put two calls closer than 1/cps at the carrier. A
+    read that ends late takes a new send time and reads again."""
+    send_ms = claim.send_ms
+    for _ in range(5):
+        send_ms = await _wait_for_send(state, send_ms)
+        if await _held_before_placing(state, prepared):
+            return False
+        if time.time() * 1000 <= send_ms + board_of(state).tolerance_ms:
+            return True
+        send_ms = await board_of(state).reserve_send()
+    # Five late reads in a row: send at the next reserved time, on the last read's answer.
+    await _wait_for_send(state, send_ms)
+    return True
 
 
 async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
@@ -503,8 +524,7 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
             )  # fmt: skip
             return
     public = state.settings.public_url
-    await _wait_for_send(state, claim.send_ms)
-    if await _held_before_placing(state, prepared):
+    if not await _cleared_to_send(state, claim, prepared):
         return
     try:
         placed = await provider.create_call(
