@@ -7,6 +7,7 @@ Where the call is placed: `telephony.dialer`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -145,6 +146,11 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> Starlett
         async with open_state(settings, metrics=app_metrics) as opened:
             register_services(opened)
             app.state.leadwire = opened
+            # Everything built at start-up (modules, routes, pools, caches) lives as long as
+            # the process: out of the collector's sight, a full collection no longer walks it,
+            # which shortens the pauses that make intake's slowest acknowledgements.
+            gc.collect()
+            gc.freeze()
             log.info("api ready", extra={"public_url": settings.public_url})
             yield {}
 
