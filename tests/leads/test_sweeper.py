@@ -94,3 +94,29 @@ def test_the_worker_runs_the_task_and_the_cron() -> None:
     assert maintenance["leads.sweep"] == where(sweep_leads)
     [cron] = [c for c in cron_jobs() if where(c.function) == where(sweep_leads)]
     assert cron.cron == "* * * * * */3" and cron.unique
+
+
+async def test_a_run_looks_at_a_bounded_share_and_the_next_goes_on(
+    intake: httpx.AsyncClient,
+    intake_state: AppState,
+    acme: tuple[Tenant, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sweeper, "PAGE", 2)
+    monkeypatch.setattr(sweeper, "MAX_PER_RUN", 3)
+    for n in range(5):
+        await direct(n, acme[1]).send(intake)
+    await _age(intake_state, 10)
+    leads = await stored_leads(intake_state)
+    # Every job is gone (Redis lost its data): two runs find them all, none twice.
+    await intake_state.redis.flushdb()
+    first = await sweep_leads({"state": intake_state})
+    second = await sweep_leads({"state": intake_state})
+    assert (first, second) == (
+        {"scanned": 4, "process": 4, "route": 0},
+        {"scanned": 1, "process": 1, "route": 0},
+    )
+    for lead in leads:
+        assert await intake_job_pending(intake_state, f"lead.process:{lead.id}")
+    # The backlog was covered: the next run starts from the oldest again (jobs now held).
+    assert await sweep_leads({"state": intake_state}) == {"scanned": 4, "process": 0, "route": 0}

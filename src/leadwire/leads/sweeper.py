@@ -10,8 +10,11 @@ the leads due for longer than `GRACE_S` and queues their job when none is pendin
 * `ready` -> `dialer.route` (the hand-off to telephony, by name).
 
 A job that failed is left alone while SAQ keeps its record (10 minutes), which spaces out
-re-runs of work that keeps failing. Pages through every due lead (oldest first), so a backlog
-of leads whose jobs are merely waiting does not hide the ones whose jobs are gone.
+re-runs of work that keeps failing. Pages through the due leads (oldest first), so a backlog
+of leads whose jobs are merely waiting does not hide the ones whose jobs are gone; a run looks
+at `MAX_PER_RUN` leads at most and the next run goes on from there (a cursor in Redis), so a
+flood's backlog costs each run a bounded share of the database and Redis, and is covered in
+full every few runs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ INTERVAL_S = 3
 CRON = f"* * * * * */{INTERVAL_S}"
 GRACE_S = 2.0
 PAGE = 500
-MAX_PER_RUN = 20_000
+MAX_PER_RUN = 2_000
+CURSOR_KEY = "leadwire:leads:sweep:cursor"
 _STATUSES = (LeadStatus.PENDING_FETCH.value, LeadStatus.ACCEPTED.value, LeadStatus.READY.value)
 # Job states that mean "the work is (or will be) handled": leave the lead alone.
 _HELD = frozenset({Status.NEW, Status.QUEUED, Status.ACTIVE, Status.ABORTING, Status.FAILED})
@@ -70,18 +74,39 @@ async def _held(state: AppState, keys: Sequence[str]) -> set[str]:
     return held
 
 
+async def _cursor(state: AppState) -> tuple[dt.datetime, uuid.UUID] | None:
+    """Where the previous run stopped (None: start from the oldest due lead)."""
+    raw = await state.redis.get(CURSOR_KEY)
+    if not raw:
+        return None
+    at, _, lead_id = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(" ")
+    try:
+        return dt.datetime.fromisoformat(at), uuid.UUID(lead_id)
+    except ValueError:
+        return None
+
+
+async def _save_cursor(state: AppState, after: tuple[dt.datetime, uuid.UUID] | None) -> None:
+    if after is None:
+        await state.redis.delete(CURSOR_KEY)
+    else:
+        await state.redis.set(CURSOR_KEY, f"{after[0].isoformat()} {after[1]}", ex=600)
+
+
 async def sweep_leads(ctx: dict[str, Any]) -> dict[str, int]:
     """The cron job (its SAQ name is the function's, `sweep_leads`)."""
     state: AppState = ctx["state"]
     before = utcnow() - dt.timedelta(seconds=GRACE_S)
     counts = {"scanned": 0, "process": 0, "route": 0}
-    after: tuple[dt.datetime, uuid.UUID] | None = None
-    while counts["scanned"] < MAX_PER_RUN:
+    after = await _cursor(state)
+    finished = False
+    while not finished and counts["scanned"] < MAX_PER_RUN:
         async with state.sessions() as session:
             rows = await repository.due_leads(
                 session, statuses=_STATUSES, before=before, limit=PAGE, after=after
             )
         if not rows:
+            finished = True
             break
         counts["scanned"] += len(rows)
         keys = [key for row in rows for key in _keys(row)]
@@ -101,8 +126,10 @@ async def sweep_leads(ctx: dict[str, Any]) -> dict[str, int]:
             counts["route" if ready else "process"] += 1
         last = rows[-1]
         if len(rows) < PAGE or last[4] is None:
-            break
-        after = (last[4], last[1])
+            finished = True
+        else:
+            after = (last[4], last[1])
+    await _save_cursor(state, None if finished else after)
     if counts["process"] or counts["route"]:
         log.info("sweeper queued lead work that had no job", extra=counts)
     return counts
