@@ -24,7 +24,7 @@ from leadwire.leads import sweeper as leads_sweeper
 from leadwire.leads import tasks as leads_tasks
 from leadwire.platform import escalation
 from leadwire.platform.job_runner import classified
-from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES
+from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES, SWEEP_S
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
 from leadwire.services import register_services
@@ -94,7 +94,8 @@ def build_workers(
             concurrency=concurrency if name != MAINTENANCE else 2,
             cron_jobs=cron_jobs() if name == MAINTENANCE else None,
             startup=startup,
-            timers={"schedule": 1, "sweep": 30, "abort": 1, "worker_info": 10},
+            # The sweep re-queues jobs whose worker died (see platform.queues: heartbeats).
+            timers={"schedule": 1, "sweep": SWEEP_S, "abort": 1, "worker_info": 10},
             shutdown_grace_period_s=20,
             dequeue_timeout=1.0,
         )
