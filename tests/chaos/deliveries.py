@@ -69,33 +69,47 @@ class Provider:
         self.deliveries: dict[str, Delivery] = {}
 
     async def deliver(self, body: dict[str, Any]) -> Delivery:
-        delivery = self.deliveries.setdefault(body["external_id"], Delivery(body["external_id"]))
+        """One lead, retried until a 2xx or 4xx answers it (or `give_up_s` passes)."""
+        [delivery] = await self.deliver_batch([body], single=True)
+        return delivery
+
+    async def deliver_batch(
+        self, bodies: list[dict[str, Any]], *, single: bool = False
+    ) -> list[Delivery]:
+        """Leads in one request (the direct API takes an array of up to 100), retried as one."""
+        deliveries = [
+            self.deliveries.setdefault(b["external_id"], Delivery(b["external_id"])) for b in bodies
+        ]
+        payload: Any = bodies[0] if single else bodies
         started = time.monotonic()
         while True:
-            try:
-                response = await self.client.post(
-                    "/v1/leads", json=body, headers=bearer(self.key), timeout=15
-                )
-            except httpx.TransportError:
-                wait, answer = 1.0, Answer(0, None, None, time.monotonic())
-            else:
-                answer = Answer(
-                    response.status_code,
-                    _json(response),
-                    response.headers.get("retry-after"),
-                    time.monotonic(),
-                )
-                if response.status_code < 500:
-                    delivery.answers.append(answer)
-                    if response.is_success:
-                        assert answer.body is not None
-                        delivery.lead_id = answer.body["leads"][0]["lead_id"]
-                    return delivery
-                wait = float(answer.retry_after or 1)
-            delivery.answers.append(answer)
+            answer = await self._post(payload)
+            for delivery in deliveries:
+                delivery.answers.append(answer)
+            if 0 < answer.status < 500:
+                if 200 <= answer.status < 300:
+                    assert answer.body is not None
+                    for delivery, result in zip(deliveries, answer.body["leads"], strict=True):
+                        delivery.lead_id = result["lead_id"]
+                return deliveries
             if time.monotonic() - started > self.give_up_s:
-                return delivery
-            await asyncio.sleep(min(wait, self.max_retry_after_s))
+                return deliveries
+            await asyncio.sleep(min(float(answer.retry_after or 1), self.max_retry_after_s))
+
+    async def _post(self, payload: Any) -> Answer:
+        """One try; a dropped connection is answer 0."""
+        try:
+            response = await self.client.post(
+                "/v1/leads", json=payload, headers=bearer(self.key), timeout=15
+            )
+        except httpx.TransportError:
+            return Answer(0, None, None, time.monotonic())
+        return Answer(
+            response.status_code,
+            _json(response),
+            response.headers.get("retry-after"),
+            time.monotonic(),
+        )
 
     async def deliver_all(
         self, bodies: list[dict[str, Any]], *, every_s: float = 0.0

@@ -83,6 +83,18 @@ async def describe(state: AppState, ids: Iterable[str]) -> str:
             )
             for at, kind, data in events:
                 lines.append(f"   {at:%H:%M:%S.%f} {kind} {str(data)[:160]}")
+            for queue, key in (
+                ("intake", f"lead.process:{lead_id}"),
+                ("intake", f"lead.route:{lead_id}"),
+                (lead.priority or "medium", f"lead.dial:{lead_id}:{lead.attempts + 1}"),
+            ):
+                job = await state.queues[queue].job(key)
+                if job is not None:
+                    lines.append(
+                        f"   job {key}: {job.status} attempts={job.attempts} "
+                        f"heartbeat={job.heartbeat} touched_ago={_ago(job.touched)} "
+                        f"started_ago={_ago(job.started)} error={(job.error or '')[-80:]!r}"
+                    )
             calls = await session.execute(select(Call).where(Call.lead_id == lead_id))
             for call in calls.scalars():
                 lines.append(
@@ -91,6 +103,10 @@ async def describe(state: AppState, ids: Iterable[str]) -> str:
                     f"finalized={call.finalized_at}"
                 )
     return "\n".join(lines)
+
+
+def _ago(ms: int) -> float | None:
+    return round(time.time() - ms / 1000, 1) if ms else None
 
 
 def not_final(rows: dict[str, LeadRow], ids: Iterable[str]) -> dict[str, str]:
