@@ -1,7 +1,8 @@
 """Intake throughput and time to acknowledgement against a real `leadwire serve`.
 
     uv run python benchmarks/intake.py [--duration 30] [--connections 32] [--threads 2]
-                                       [--scenario direct|meta|both] [--profile]
+                                       [--scenario direct|meta|both] [--api-workers 2]
+                                       [--profile]
 
 Starts an embedded PostgreSQL and Valkey (unless LEADWIRE_DATABASE_URL / LEADWIRE_REDIS_URL
 are set: then it uses them, on a throw-away database name), migrates, creates a tenant, starts
@@ -348,10 +349,15 @@ def write_scripts(folder: Path, *, api_key: str, threads: int, per_thread: int) 
     return {"direct": folder / "direct.lua", "meta": folder / "meta.lua"}
 
 
-def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    env: dict[str, str], port: int, log_path: Path, *, workers: int
+) -> subprocess.Popen[bytes]:
     log = log_path.open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "leadwire.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *[sys.executable, "-m", "leadwire.cli", "serve", "--host", "127.0.0.1"],
+            *["--port", str(port), "--workers", str(workers)],
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -444,6 +450,7 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None
         [
             spy,
             "record",
+            "--subprocesses",
             "-p",
             str(pid),
             "-d",
@@ -595,6 +602,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load first")
     parser.add_argument("--scenario", choices=["direct", "meta", "both"], default="both")
     parser.add_argument("--profile", action="store_true", help="py-spy the server (self time)")
+    parser.add_argument(
+        "--api-workers", type=int, default=2, help="`leadwire serve --workers` (API processes)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     print(f"machine: {_machine()}")
@@ -625,7 +635,8 @@ def main() -> int:
             # the cap does not answer 429 to what is being measured.
             "LEADWIRE_TENANT_FLOOD_PER_MINUTE": "100000000",
         }
-        server = start_server(env, port, folder / "serve.log")
+        server = start_server(env, port, folder / "serve.log", workers=args.api_workers)
+        print(f"leadwire serve --workers {args.api_workers}")
         try:
             names = ["direct", "meta"] if args.scenario == "both" else [args.scenario]
             for name in names:

@@ -24,6 +24,7 @@ from leadwire.admin.prometheus import refresh as refresh_scrape_gauges
 from leadwire.admin.routes import routes as admin_routes
 from leadwire.compliance.routes import routes as compliance_routes
 from leadwire.leads.routes import routes as lead_routes
+from leadwire.platform.embedded import die_with_parent
 from leadwire.platform.http import (
     EXCEPTION_HANDLERS,
     ApiRoute,
@@ -32,8 +33,8 @@ from leadwire.platform.http import (
     app_state,
     build_openapi,
 )
-from leadwire.platform.observability import Metrics
-from leadwire.platform.settings import Settings
+from leadwire.platform.observability import Metrics, configure_logging
+from leadwire.platform.settings import Settings, load_settings
 from leadwire.platform.state import AppState, open_state
 from leadwire.services import register_services
 from leadwire.telephony.relay import route as relay_route
@@ -167,3 +168,14 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> Starlett
         description=(package_doc or "").strip(),
     )
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of one `leadwire serve --workers N` process (uvicorn calls it in each).
+
+    The process dies with the serve process that spawned it, like `leadwire up`'s children.
+    """
+    die_with_parent()
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -68,16 +68,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     settings.require("database_url", "redis_url", "secret_key")
     asyncio.run(_preflight(settings))
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=20,
-        backlog=2048,
-    )
+    workers = args.workers or settings.api_workers
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 20,
+        "backlog": 2048,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:
+        # Several processes accept on one listening socket; uvicorn's supervisor restarts any
+        # that dies. Each builds its own app (its own pools) from the environment.
+        uvicorn.run("leadwire.app:app_from_environment", factory=True, workers=workers, **options)
     return 0
 
 
@@ -100,7 +106,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from leadwire.worker import WORKER_QUEUES
 
         kwargs["queues"] = WORKER_QUEUES
-    asyncio.run(run_worker(settings, **kwargs))
+    # uvloop (uvicorn's loop too): a worker spends most of its time in socket I/O and in
+    # callbacks, both of which it runs in C.
+    import uvloop
+
+    uvloop.run(run_worker(settings, **kwargs))
     return 0
 
 
@@ -204,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the API only")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="API processes sharing the port (default LEADWIRE_API_WORKERS, 1)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="queue workers only")

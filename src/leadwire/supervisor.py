@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leadwire.platform.embedded import DataDirLock, EmbeddedServers, _die_with_parent
+from leadwire.platform.embedded import DataDirLock, EmbeddedServers, die_with_parent
 from leadwire.platform.settings import Settings, load_settings
 
 DEMO_SLUG = "demo"
@@ -222,7 +222,7 @@ def _start(child: Child, env: dict[str, str]) -> None:
         child.argv,
         env=env,
         start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops us in order
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
 
 

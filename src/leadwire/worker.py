@@ -20,11 +20,19 @@ from typing import Any
 
 from saq import CronJob, Worker
 
+from leadwire.leads import fingerprints
 from leadwire.leads import sweeper as leads_sweeper
 from leadwire.leads import tasks as leads_tasks
 from leadwire.platform import escalation
 from leadwire.platform.job_runner import classified
-from leadwire.platform.queues import DIAL_QUEUES, INTAKE, MAINTENANCE, QUEUE_NAMES, SWEEP_S
+from leadwire.platform.queues import (
+    DIAL_QUEUES,
+    INTAKE,
+    INTAKE_URGENT,
+    MAINTENANCE,
+    QUEUE_NAMES,
+    SWEEP_S,
+)
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
 from leadwire.services import register_services
@@ -57,6 +65,8 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
     for queue, entries in telephony_tasks.TASKS.items():
         tasks[queue].extend(entries)
+    # The urgent lane runs the same intake tasks (leads.process, dialer.route).
+    tasks[INTAKE_URGENT] = list(tasks[INTAKE])
     # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
     return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
@@ -66,6 +76,7 @@ def cron_jobs() -> list[CronJob[Any]]:
         CronJob(heartbeat, cron="* * * * * */10", unique=True, timeout=10),
         CronJob(escalation.sweep_task, cron="* * * * *", unique=True, timeout=30),
         CronJob(leads_sweeper.sweep_leads, cron=leads_sweeper.CRON, unique=True, timeout=60),
+        CronJob(fingerprints.purge_fingerprints, cron=fingerprints.CRON, unique=True, timeout=300),
         *telephony_tasks.cron_jobs(),
     ]
 
@@ -124,7 +135,7 @@ async def drain(workers: Sequence[Worker[Any]], *, grace_s: float) -> None:
     await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
 
 
-WORKER_QUEUES = (INTAKE, *DIAL_QUEUES)
+WORKER_QUEUES = (INTAKE_URGENT, INTAKE, *DIAL_QUEUES)
 SCHEDULER_QUEUES = (MAINTENANCE,)
 
 

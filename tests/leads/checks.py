@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from leadwire.app import create_app
 from leadwire.leads.models import Lead, LeadEvent
+from leadwire.platform.queues import INTAKE_QUEUES
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState
 from tests.leads.deliveries import HUBSPOT_SECRET, META_APP_SECRET, META_VERIFY_TOKEN
@@ -79,3 +80,9 @@ async def half_leads(state: AppState) -> int:
             .where(~select(LeadEvent.id).where(LeadEvent.lead_id == Lead.id).exists())
         )
         return int((await session.execute(query)).scalar_one())
+
+
+async def intake_job_pending(state: AppState, job_key: str) -> bool:
+    """Whether a job with `job_key` is pending on either intake lane (`intake`, or
+    `intake_urgent` for emergency leads)."""
+    return any([await state.queues.job_pending(lane, job_key) for lane in INTAKE_QUEUES])

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 import pytest
+from sqlalchemy import text
 
 from leadwire.leads import repository
 from leadwire.leads.canonical import InboundLead, Urgency
-from leadwire.leads.records import dedupe_key, prepare
+from leadwire.leads.fingerprints import purge_fingerprints
+from leadwire.leads.records import PreparedLead, dedupe_key, prepare
 from leadwire.leads.repository import dumps_for_postgres
 from leadwire.platform.state import AppState
 from tests.helpers import make_tenant
@@ -118,3 +121,77 @@ async def test_a_batch_is_one_statement_with_duplicates_inside_it(clean: AppStat
     assert [s.status for s in stored] == ["accepted"] * 3
     assert [e.kind for e in await events_of(clean, first.lead_id)] == ["lead.received"]
     assert await half_leads(clean) == 0
+
+
+async def _ingest(state: AppState, prepared: PreparedLead) -> repository.Ingested:
+    async with state.engine.connect() as conn:
+        [stored] = await repository.ingest_many(conn, rows=[prepared.row], events=[prepared.event])
+    return stored
+
+
+async def test_a_fingerprint_dedupes_for_its_window_then_frees(clean: AppState) -> None:
+    tenant, _ = await make_tenant(clean)
+    other, _ = await make_tenant(clean, slug="other")
+
+    def fresh(tenant_id: uuid.UUID) -> PreparedLead:
+        return prepare(lead(phone="+15128670001", email="a@x.io"), tenant_id=tenant_id,
+                       default_region="US")  # fmt: skip
+
+    first = await _ingest(clean, fresh(tenant.id))
+    again = await _ingest(clean, fresh(tenant.id))
+    assert first.created and not again.created
+    assert again.lead_id == first.lead_id and again.status == "accepted"
+    # The same person at another tenant is that tenant's own lead.
+    elsewhere = await _ingest(clean, fresh(other.id))
+    assert elsewhere.created and elsewhere.lead_id != first.lead_id
+
+    # Once the holder is older than the window, the next delivery is a new lead, and it then
+    # holds the fingerprint for the next 24 hours.
+    async with clean.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE lead_fingerprints SET received_at = received_at - interval '24 hours 1 s'"
+                " WHERE tenant_id = :t"
+            ),
+            {"t": tenant.id},
+        )
+    later = await _ingest(clean, fresh(tenant.id))
+    assert later.created and later.lead_id != first.lead_id
+    assert (await _ingest(clean, fresh(tenant.id))).lead_id == later.lead_id
+    assert await half_leads(clean) == 0
+
+
+async def test_concurrent_deliveries_of_one_fingerprint_store_one_lead(clean: AppState) -> None:
+    tenant, _ = await make_tenant(clean)
+    deliveries = [
+        prepare(
+            lead(phone="+15128670009", email="c@x.io"), tenant_id=tenant.id, default_region="US"
+        )
+        for _ in range(12)
+    ]
+    stored = await asyncio.gather(*(_ingest(clean, d) for d in deliveries))
+    assert sum(s.created for s in stored) == 1
+    assert len({s.lead_id for s in stored}) == 1
+    async with clean.engine.connect() as conn:
+        count = await conn.scalar(
+            text("SELECT count(*) FROM leads WHERE tenant_id = :t"), {"t": tenant.id}
+        )
+    assert count == 1
+
+
+async def test_the_purge_forgets_only_expired_fingerprints(clean: AppState) -> None:
+    tenant, _ = await make_tenant(clean)
+    for n in range(3):
+        await _ingest(clean, prepare(lead(phone=f"+1512867000{n}"), tenant_id=tenant.id,
+                                     default_region="US"))  # fmt: skip
+    async with clean.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE lead_fingerprints SET received_at = now() - interval '25 hours'"
+                " WHERE lead_id IN (SELECT lead_id FROM lead_fingerprints LIMIT 2)"
+            )
+        )
+    assert await purge_fingerprints({"state": clean}) == 2
+    async with clean.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM lead_fingerprints")) == 1
+    assert await purge_fingerprints({"state": clean}) == 0

@@ -17,7 +17,14 @@ from leadwire.platform.state import AppState, open_state
 from leadwire.tenants.models import Tenant
 from leadwire.worker import build_workers, drain
 from tests.helpers import error_of
-from tests.leads.checks import client_for, intake_settings, lead_count, stored_leads, with_settings
+from tests.leads.checks import (
+    client_for,
+    intake_job_pending,
+    intake_settings,
+    lead_count,
+    stored_leads,
+    with_settings,
+)
 from tests.leads.deliveries import direct, salesforce, zapier
 
 
@@ -61,7 +68,7 @@ async def test_redis_stopped_during_intake_loses_nothing(
                 missing = {
                     lead_id
                     for lead_id in missing
-                    if not await state.queues.job_pending("intake", f"lead.process:{lead_id}")
+                    if not await intake_job_pending(state, f"lead.process:{lead_id}")
                 }
             assert not missing, f"{len(missing)} leads not queued 10 s after Redis came back"
             print(f"every lead queued {time.monotonic() - back:.1f} s after Redis came back")

@@ -15,7 +15,7 @@ from leadwire.platform.flags import set_emergency
 from leadwire.platform.state import AppState
 from leadwire.tenants.models import Tenant
 from tests.helpers import error_of
-from tests.leads.checks import events_of, half_leads, lead_count, stored_leads
+from tests.leads.checks import events_of, half_leads, intake_job_pending, lead_count, stored_leads
 from tests.leads.deliveries import (
     ORG,
     ORIGIN,
@@ -76,7 +76,7 @@ async def test_every_source_is_stored_before_the_answer(
         assert ids == [] or str(lead.id) in ids
         assert [e.kind for e in await events_of(intake_state, lead.id)] == ["lead.received"]
         assert lead.next_action_at is not None
-        assert await intake_state.queues.job_pending("intake", f"lead.process:{lead.id}")
+        assert await intake_job_pending(intake_state, f"lead.process:{lead.id}")
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -215,7 +215,7 @@ async def test_an_unusable_phone_is_stored_rejected_and_never_queued(
         "invalid_phone",
         None,
     )
-    assert not await intake_state.queues.job_pending("intake", f"lead.process:{lead.id}")
+    assert not await intake_job_pending(intake_state, f"lead.process:{lead.id}")
 
 
 async def test_google_test_leads_are_stored_and_never_dialed(
@@ -228,7 +228,7 @@ async def test_google_test_leads_are_stored_and_never_dialed(
     assert response.status_code == 202
     [lead] = await stored_leads(intake_state)
     assert (lead.status, lead.reject_reason) == ("rejected", "test_lead")
-    assert not await intake_state.queues.job_pending("intake", f"lead.process:{lead.id}")
+    assert not await intake_job_pending(intake_state, f"lead.process:{lead.id}")
 
 
 async def test_emergency_mode_never_stops_intake(

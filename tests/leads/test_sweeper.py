@@ -10,10 +10,11 @@ from sqlalchemy import text
 from leadwire.leads import sweeper
 from leadwire.leads.sweeper import sweep_leads
 from leadwire.leads.tasks import process, route_job_key
+from leadwire.platform.queues import INTAKE_QUEUES, intake_queue
 from leadwire.platform.state import AppState
 from leadwire.tenants.models import Tenant
 from leadwire.worker import cron_jobs, registered_tasks
-from tests.leads.checks import stored_leads
+from tests.leads.checks import intake_job_pending, stored_leads
 from tests.leads.deliveries import direct
 
 
@@ -37,7 +38,7 @@ async def test_leads_whose_job_is_missing_are_queued_again(
     await intake_state.redis.flushdb()  # Redis lost them
     assert await sweep_leads(ctx) == {"scanned": 3, "process": 3, "route": 0}
     for lead in await stored_leads(intake_state):
-        assert await intake_state.queues.job_pending("intake", f"lead.process:{lead.id}")
+        assert await intake_job_pending(intake_state, f"lead.process:{lead.id}")
 
 
 async def test_fresh_leads_are_left_to_their_own_enqueue(
@@ -58,7 +59,7 @@ async def test_ready_leads_without_their_hand_off_are_routed(
     await intake_state.redis.flushdb()
     await _age(intake_state, 10)
     assert await sweep_leads(ctx) == {"scanned": 1, "process": 0, "route": 1}
-    assert await intake_state.queues.job_pending("intake", route_job_key(lead.id))
+    assert await intake_job_pending(intake_state, route_job_key(lead.id))
 
 
 async def test_the_sweeper_pages_through_a_backlog(
@@ -74,10 +75,11 @@ async def test_the_sweeper_pages_through_a_backlog(
     leads = await stored_leads(intake_state)
     # The oldest leads' jobs are still queued; the newest ones' are gone.
     for lead in leads[3:]:
-        job = await intake_state.queues["intake"].job(f"lead.process:{lead.id}")
+        lane = intake_queue(lead.priority)
+        job = await intake_state.queues[lane].job(f"lead.process:{lead.id}")
         assert job is not None
         await intake_state.redis.delete(job.id)
-        await intake_state.redis.zrem("saq:leadwire:intake:incomplete", job.id)
+        await intake_state.redis.zrem(f"saq:leadwire:{lane}:incomplete", job.id)
     assert await sweep_leads({"state": intake_state}) == {"scanned": 5, "process": 2, "route": 0}
 
 
@@ -85,8 +87,9 @@ def test_the_worker_runs_the_task_and_the_cron() -> None:
     def where(function: object) -> str:  # modules may be re-imported by other tests
         return f"{function.__module__}.{function.__qualname__}"  # type: ignore[attr-defined]
 
-    intake = {name: where(fn) for name, fn in registered_tasks()["intake"]}
-    assert intake["leads.process"] == where(process)
+    for lane in INTAKE_QUEUES:
+        intake = {name: where(fn) for name, fn in registered_tasks()[lane]}
+        assert intake["leads.process"] == where(process)
     maintenance = {name: where(fn) for name, fn in registered_tasks()["maintenance"]}
     assert maintenance["leads.sweep"] == where(sweep_leads)
     [cron] = [c for c in cron_jobs() if where(c.function) == where(sweep_leads)]

@@ -15,7 +15,7 @@ from leadwire.leads.tasks import decide_priority, process, retry_job_key, route_
 from leadwire.leads.urgency import UrgencyResult
 from leadwire.platform.state import AppState
 from leadwire.tenants.models import Tenant
-from tests.leads.checks import events_of, stored_leads
+from tests.leads.checks import events_of, intake_job_pending, stored_leads
 from tests.leads.deliveries import PAGE_TOKEN, direct, hubspot_events, meta
 
 GRAPH = "https://graph.facebook.com/v25.0/{}"
@@ -66,8 +66,8 @@ async def test_meta_with_the_graph_api_down_is_stored_at_once_and_completed_late
         waiting = await _one_lead(intake_state)
         assert waiting.status == "pending_fetch"
         assert waiting.next_action_at is not None and waiting.next_action_at > before
-        assert await intake_state.queues.job_pending(
-            "intake", retry_job_key(lead.id, waiting.next_action_at)
+        assert await intake_job_pending(
+            intake_state, retry_job_key(lead.id, waiting.next_action_at)
         )
         failed = [e for e in await events_of(intake_state, lead.id) if e.kind.endswith("failed")]
         assert failed[0].data["http_status"] == 503 and failed[0].data["attempt"] == 1
@@ -88,7 +88,7 @@ async def test_meta_with_the_graph_api_down_is_stored_at_once_and_completed_late
         "lead.fetched",
         "lead.ready",
     ]
-    assert await intake_state.queues.job_pending("intake", route_job_key(lead.id))
+    assert await intake_job_pending(intake_state, route_job_key(lead.id))
 
 
 async def test_hubspot_contacts_are_fetched_from_the_crm(
@@ -143,7 +143,7 @@ async def test_a_fetched_lead_with_an_unusable_phone_is_rejected(
         "invalid_phone",
         None,
     )
-    assert not await intake_state.queues.job_pending("intake", route_job_key(lead.id))
+    assert not await intake_job_pending(intake_state, route_job_key(lead.id))
 
 
 async def test_without_a_page_token_the_lead_waits_for_the_tenant(
@@ -225,7 +225,7 @@ async def test_process_is_idempotent(
     assert await process(ctx, tenant_id=str(lead.tenant_id), lead_id=str(lead.id)) == "ready"
     await intake_state.redis.flushdb()  # the hand-off was lost
     assert await process(ctx, tenant_id=str(lead.tenant_id), lead_id=str(lead.id)) == "ready"
-    assert await intake_state.queues.job_pending("intake", route_job_key(lead.id))
+    assert await intake_job_pending(intake_state, route_job_key(lead.id))
     kinds = [e.kind for e in await events_of(intake_state, lead.id)]
     assert kinds == ["lead.received", "lead.ready"]
     other_tenant = "00000000-0000-0000-0000-000000000000"

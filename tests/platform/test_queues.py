@@ -60,3 +60,14 @@ def test_build_workers_serves_the_named_queues(state: AppState) -> None:
     workers = build_workers(state, queues=["maintenance"], concurrency=2, worker_name="t")
     assert [w.queue.name for w in workers] == ["leadwire:maintenance"]
     assert workers[0].cron_jobs
+
+
+async def test_a_job_due_now_is_queued_at_once_and_a_later_one_waits(clean: AppState) -> None:
+    now = dt.datetime.now(dt.UTC)
+    assert await clean.queues.enqueue("high", "x.task", job_key="due", run_at=now, lead_id="1")
+    assert await clean.queues.enqueue(
+        "high", "x.task", job_key="later", run_at=now + dt.timedelta(minutes=5), lead_id="2"
+    )
+    queued = await clean.redis.lrange("saq:leadwire:high:queued", 0, -1)
+    # Only the due job is in the list workers take from; the later one waits in the schedule.
+    assert queued == [b"saq:job:leadwire:high:due"]

@@ -78,13 +78,6 @@ class Lead(Base):
         Index("ix_leads_tenant_status", "tenant_id", "status"),
         Index("ix_leads_phone", "phone_e164"),
         Index(
-            "ix_leads_fingerprint",
-            "tenant_id",
-            "fingerprint",
-            "received_at",
-            postgresql_where=text("fingerprint IS NOT NULL"),
-        ),
-        Index(
             "ix_leads_due",
             "next_action_at",
             postgresql_where=text(
@@ -92,6 +85,21 @@ class Lead(Base):
             ),
         ),
     )
+
+
+class LeadFingerprint(Base):
+    """The lead that holds a fingerprint (leads without a natural key) for the dedupe window.
+
+    `leadwire_ingest` claims the row by primary key, or takes it over once `received_at` is
+    older than the window (migration 0410 says why this is a table of its own).
+    """
+
+    __tablename__ = "lead_fingerprints"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column()
 
 
 class LeadEvent(Base):

@@ -1,12 +1,13 @@
 """The one intake pipeline every lead source shares.
 
     adapter.verify -> adapter.parse -> tenant flood cap -> records.prepare (normalize with the
-    tenant's default_region and field_map, status, priority) -> repository.ingest_many
-    -> enqueue `leads.process` (queue intake) for new leads whose work is due
+    tenant's default_region and field_map, status, priority) -> batching.ingest (store, then
+    enqueue `leads.process` on queue intake for new leads whose work is due)
 
-Durable acknowledgement: `ingest_many` is one statement on an AUTOCOMMIT connection, so the
-leads and their first timeline events are committed in one round trip before the caller
-answers 2xx; the enqueue follows the commit. PostgreSQL unavailable -> `ServiceUnavailable`
+Durable acknowledgement: the store is one statement on an AUTOCOMMIT connection, shared with
+the deliveries that arrived at the same time, so the leads and their first timeline events
+are committed in one round trip before the caller answers 2xx; the enqueue follows the
+commit. PostgreSQL unavailable -> `ServiceUnavailable`
 (503 with `Retry-After`, nothing acknowledged). Redis unavailable -> the leads are still
 acknowledged: they are committed with `next_action_at = now`, and `leads.sweep` queues them
 when Redis answers again.
@@ -17,22 +18,18 @@ that single autocommit statement followed by the enqueue, and it owns both.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from leadwire.leads import abuse, repository
-from leadwire.leads.abuse import REDIS_ERRORS, redis_health
+from leadwire.leads import abuse, batching
 from leadwire.leads.adapters._security import attempts_authentication
 from leadwire.leads.adapters.base import InboundRequest, LeadSourceAdapter
 from leadwire.leads.adapters.direct import parse_direct
+from leadwire.leads.batching import PROCESS_TASK, process_job_key
 from leadwire.leads.canonical import InboundLead
 from leadwire.leads.records import prepare
 from leadwire.leads.tenancy import (
@@ -52,8 +49,6 @@ from leadwire.platform.errors import (
     ServiceUnavailable,
     UnknownTenant,
 )
-from leadwire.platform.jobs import job_key
-from leadwire.platform.queues import INTAKE
 from leadwire.platform.state import AppState
 
 __all__ = [
@@ -63,7 +58,6 @@ __all__ = [
     "NoAppLevelEndpoint",
     "TenantSuspended",
     "database_guard",
-    "enqueue_processing",
     "process_job_key",
     "receive_direct",
     "receive_webhook",
@@ -72,7 +66,6 @@ __all__ = [
 
 log = logging.getLogger("leadwire.leads")
 
-PROCESS_TASK = "leads.process"
 RETRY_AFTER_S = 5
 # Inside the guard only PostgreSQL is spoken to: a network failure or timeout there (asyncpg
 # raises ConnectionRefusedError / TimeoutError as themselves while connecting) is the
@@ -112,10 +105,6 @@ class IntakeOutcome:
         return any(not r.duplicate for r in self.results)
 
 
-def process_job_key(lead_id: uuid.UUID | str) -> str:
-    return job_key("lead.process", lead_id)
-
-
 @contextlib.contextmanager
 def database_guard() -> Iterator[None]:
     """Turn "PostgreSQL is unavailable (or failed)" into 503 with `Retry-After`.
@@ -143,58 +132,11 @@ def database_guard() -> Iterator[None]:
         ) from exc
 
 
-_slots: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-def _ingest_slots(state: AppState) -> asyncio.Semaphore:
-    """At most three quarters of `LEADWIRE_DB_POOL_SIZE` ingests at once per process.
-
-    Under a burst, more concurrent requests than pooled connections would make the pool open
-    overflow connections and close them again on return, over and over: a new connection costs
-    PostgreSQL a process and the driver several round trips. Waiting here for a pooled one is
-    far cheaper, and the statement itself takes a millisecond or two.
-    """
-    slots = _slots.get(state.engine)
-    if slots is None:
-        # A quarter of the pool stays free for the tenant and API-key lookups of a burst.
-        size = max(1, state.settings.db_pool_size * 3 // 4)
-        slots = _slots[state.engine] = asyncio.Semaphore(size)
-    return slots
-
-
-async def enqueue_processing(
-    state: AppState, *, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]
-) -> int:
-    """Queue `leads.process` for committed leads; returns how many were queued. Whatever is not
-    queued (Redis down or slow) stays due in PostgreSQL for the sweeper."""
-    queued = 0
-    for lead_id in lead_ids:
-        if not redis_health.available():
-            break
-        try:
-            await redis_health.call(
-                state.queues.enqueue(
-                    INTAKE,
-                    PROCESS_TASK,
-                    job_key=process_job_key(lead_id),
-                    tenant_id=str(tenant_id),
-                    lead_id=str(lead_id),
-                )
-            )
-        except REDIS_ERRORS as exc:
-            log.warning(
-                "enqueue failed; the sweeper will queue the lead",
-                extra={"lead_id": str(lead_id), "error": repr(exc)},
-            )
-            break
-        queued += 1
-    return queued
-
-
 async def store_leads(
     state: AppState, *, tenant: IntakeTenant, leads: Sequence[InboundLead]
 ) -> tuple[LeadResult, ...]:
-    """Store a delivery's leads for one tenant (committed on return), then queue their work."""
+    """Store a delivery's leads for one tenant (committed on return) and queue their work,
+    batched with the other deliveries this process is storing (`leads.batching`)."""
     if not leads:
         return ()
     prepared = [
@@ -206,29 +148,12 @@ async def store_leads(
         )
         for lead in leads
     ]
-    order = sorted(range(len(prepared)), key=lambda i: prepared[i].order_key)
     with database_guard():
-        async with _ingest_slots(state), state.engine.connect() as conn:
-            stored = await repository.ingest_many(
-                conn,
-                rows=[prepared[i].row for i in order],
-                events=[prepared[i].event for i in order],
-            )
-    results: list[LeadResult | None] = [None] * len(prepared)
-    due: list[uuid.UUID] = []
+        stored = await batching.ingest(state, tenant_id=tenant.id, leads=prepared)
     counter = state.metrics.leads_received
-    for i, ingested in zip(order, stored, strict=True):
-        lead = prepared[i]
-        results[i] = LeadResult(ingested.lead_id, ingested.status, not ingested.created)
-        if not ingested.created:
-            counter.labels(leads[i].source, "duplicate").inc()
-            continue
-        counter.labels(leads[i].source, lead.status).inc()
-        if lead.due:
-            due.append(ingested.lead_id)
-    if due:
-        await enqueue_processing(state, tenant_id=tenant.id, lead_ids=due)
-    return tuple(r for r in results if r is not None)
+    for lead, ready, ingested in zip(leads, prepared, stored, strict=True):
+        counter.labels(lead.source, ready.status if ingested.created else "duplicate").inc()
+    return tuple(LeadResult(s.lead_id, s.status, not s.created) for s in stored)
 
 
 async def _deliver(

@@ -25,11 +25,11 @@ from typing import Any
 from saq.job import Status
 
 from leadwire.leads import repository
+from leadwire.leads.batching import PROCESS_TASK, process_job_key, process_lane
 from leadwire.leads.models import LeadStatus
-from leadwire.leads.service import PROCESS_TASK, process_job_key
 from leadwire.leads.tasks import ROUTE_TASK, retry_job_key, route_job_key
 from leadwire.platform.db import utcnow
-from leadwire.platform.queues import INTAKE
+from leadwire.platform.queues import INTAKE_QUEUES, intake_queue
 from leadwire.platform.state import AppState
 
 __all__ = ["CRON", "GRACE_S", "INTERVAL_S", "sweep_leads"]
@@ -59,11 +59,15 @@ def _keys(row: Row) -> list[str]:
 
 
 async def _held(state: AppState, keys: Sequence[str]) -> set[str]:
-    """The keys whose job is still held by SAQ (one MGET for the whole page)."""
+    """The keys whose job is still held by SAQ on either intake lane (one MGET per lane for
+    the whole page: a lead's priority may have changed since its job was queued)."""
+    held: set[str] = set()
     if not keys:
-        return set()
-    jobs = await state.queues[INTAKE].jobs(keys)
-    return {key for key, job in zip(keys, jobs, strict=True) if job and job.status in _HELD}
+        return held
+    for lane in INTAKE_QUEUES:
+        jobs = await state.queues[lane].jobs(keys)
+        held.update(k for k, job in zip(keys, jobs, strict=True) if job and job.status in _HELD)
+    return held
 
 
 async def sweep_leads(ctx: dict[str, Any]) -> dict[str, int]:
@@ -85,10 +89,10 @@ async def sweep_leads(ctx: dict[str, Any]) -> dict[str, int]:
         for row in rows:
             if held.intersection(_keys(row)):
                 continue
-            tenant_id, lead_id, status, _, _ = row
+            tenant_id, lead_id, status, priority, _ = row
             ready = status == LeadStatus.READY.value
             await state.queues.enqueue(
-                INTAKE,
+                intake_queue(priority) if ready else process_lane(status, priority),
                 ROUTE_TASK if ready else PROCESS_TASK,
                 job_key=route_job_key(lead_id) if ready else process_job_key(lead_id),
                 tenant_id=str(tenant_id),

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from leadwire.leads import fetchers, repository
+from leadwire.leads.batching import PROCESS_TASK, process_lane
 from leadwire.leads.canonical import (
     ConsentEvidence,
     InboundLead,
@@ -44,7 +45,6 @@ from leadwire.leads.canonical import (
 from leadwire.leads.models import Lead, LeadStatus
 from leadwire.leads.normalize import NormalizedLead, normalize
 from leadwire.leads.records import lead_columns
-from leadwire.leads.service import PROCESS_TASK
 from leadwire.leads.tenancy import IntakeTenant, tenant_by_id
 from leadwire.leads.urgency import UrgencyResult, urgency_of
 from leadwire.platform.classify import classify
@@ -52,7 +52,7 @@ from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass, ExternalServiceError, LeadwireError
 from leadwire.platform.jobs import enqueue_after_commit, job_key, unit_of_work
 from leadwire.platform.observability import lead_id_var, tenant_id_var
-from leadwire.platform.queues import INTAKE
+from leadwire.platform.queues import intake_queue
 from leadwire.platform.retry import backoff_delay
 from leadwire.platform.state import AppState
 
@@ -276,7 +276,7 @@ async def _fetch_failed(
         )
         enqueue_after_commit(
             session,
-            queue=INTAKE,
+            queue=process_lane(lead.status, lead.priority),
             task=PROCESS_TASK,
             job_key=retry_job_key(lead_id, retry_at),
             run_at=retry_at,
@@ -293,9 +293,11 @@ async def _fetch_failed(
     return "fetch_failed"
 
 
-async def _ensure_routed(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+async def _ensure_routed(
+    state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, priority: str
+) -> None:
     await state.queues.enqueue(
-        INTAKE,
+        intake_queue(priority),
         ROUTE_TASK,
         job_key=route_job_key(lead_id),
         tenant_id=str(tenant_id),
@@ -315,7 +317,9 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
         return "missing"
     if lead.status == LeadStatus.READY.value:
         # Processed before, maybe without its hand-off (Redis failed after the commit).
-        await _ensure_routed(state, tenant_id=tenant_uuid, lead_id=lead_uuid)
+        await _ensure_routed(
+            state, tenant_id=tenant_uuid, lead_id=lead_uuid, priority=lead.priority
+        )
         return "ready"
     if lead.status not in _WAITING:
         return lead.status
@@ -405,7 +409,7 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
         )
         enqueue_after_commit(
             session,
-            queue=INTAKE,
+            queue=intake_queue(decision.priority.value),
             task=ROUTE_TASK,
             job_key=route_job_key(lead_uuid),
             tenant_id=tenant_id,

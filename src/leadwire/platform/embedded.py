@@ -44,8 +44,9 @@ class AlreadyRunning(EmbeddedError):
     pass
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGTERM it when the supervisor dies."""
+def die_with_parent() -> None:
+    """SIGTERM this process when its parent dies (Linux; elsewhere a no-op). Runs in a child
+    between fork and exec, or first thing in a spawned child."""
     with contextlib.suppress(OSError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -228,7 +229,7 @@ class EmbeddedPostgres:
             user=user,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             start_new_session=True,
         )
         log.close()
@@ -347,7 +348,7 @@ class EmbeddedValkey:
             [str(get_binary_path()), str(conf)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             start_new_session=True,
         )
         log.close()

@@ -1,8 +1,9 @@
 """Queues: SAQ on Redis, one queue per kind of work.
 
-`intake` (fetch, enrich, gate), the four dial priorities, and `maintenance` (cron: sweeper,
-expiries). Jobs take IDs and carry the tenant; they are enqueued after commit with a
-deterministic key so duplicates collapse (SAQ refuses a key already queued or active).
+`intake` (fetch, enrich, gate) and its lane for emergency leads `intake_urgent`, the four
+dial priorities, and `maintenance` (cron: sweeper, expiries). Jobs take IDs and carry the
+tenant; they are enqueued after commit with a deterministic key so duplicates collapse (SAQ
+refuses a key already queued or active).
 
 A job whose worker died (`kill -9`, out of memory, a lost node) is run again within about
 `JOB_HEARTBEAT_S + SWEEP_S` seconds, plus a second per job that worker held:
@@ -25,19 +26,32 @@ for leads that move on within seconds after a crash.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 from saq import Queue
+from saq.job import Job, Status
 from saq.queue.redis import RedisQueue
+from saq.utils import now
 
 INTAKE = "intake"
+# The intake hops (process, route) of emergency leads: a lane of their own, so a flood of
+# ordinary leads never stands between an emergency and its dial.
+INTAKE_URGENT = "intake_urgent"
+INTAKE_QUEUES = (INTAKE_URGENT, INTAKE)
 MAINTENANCE = "maintenance"
 DIAL_QUEUES = ("emergency", "high", "medium", "low")
-QUEUE_NAMES = (INTAKE, *DIAL_QUEUES, MAINTENANCE)
+QUEUE_NAMES = (INTAKE_URGENT, INTAKE, *DIAL_QUEUES, MAINTENANCE)
 JOB_HEARTBEAT_S = 10
 SWEEP_S = 5
 SWEEP_ABORT_WAIT_S = 1.0
+
+
+def intake_queue(priority: str | None) -> str:
+    """The intake lane of a lead's work, by its current priority."""
+    return INTAKE_URGENT if priority == "emergency" else INTAKE
 
 
 def dial_queue(priority: str) -> str:
@@ -46,11 +60,59 @@ def dial_queue(priority: str) -> str:
     return priority
 
 
-class _Queue(RedisQueue):
-    """SAQ's Redis queue, with a sweep that does not wait 5 s per job on a dead worker."""
+# SAQ's own enqueue script (saq 0.26, `RedisQueue._enqueue`): a job is stored and queued unless
+# its key is already incomplete or being aborted. `enqueue_batch` sends it for many jobs in one
+# pipeline; tests/platform/test_queue_batches.py runs such jobs through a real SAQ worker, so a
+# SAQ upgrade that changes the layout fails there.
+_ENQUEUE_SCRIPT = """
+if not redis.call('ZSCORE', KEYS[1], KEYS[2]) and redis.call('EXISTS', KEYS[4]) == 0 then
+    redis.call('SET', KEYS[2], ARGV[1])
+    redis.call('ZADD', KEYS[1], ARGV[2], KEYS[2])
+    if ARGV[2] == '0' then redis.call('RPUSH', KEYS[3], KEYS[2]) end
+    return 1
+else
+    return nil
+end
+"""
+
+
+class BatchingRedisQueue(RedisQueue):
+    """A SAQ Redis queue that can also enqueue many jobs in one round trip, and whose sweep
+    does not wait 5 s per job on a dead worker (see the module docstring)."""
+
+    _batch_sha: str | None = None
 
     async def sweep(self, lock: int = 60, abort: float = SWEEP_ABORT_WAIT_S) -> list[str]:
         return await super().sweep(lock, abort)
+
+    async def enqueue_batch(self, jobs: Sequence[Job]) -> list[bool]:
+        """Enqueue `jobs` (each as `Queue.enqueue` would) in one pipeline; for each, whether it
+        was new (False: a job with its key is already pending)."""
+        if not jobs:
+            return []
+        stamp = now()
+        for job in jobs:
+            job.queue = self
+            job.queued = stamp
+            job.status = Status.QUEUED
+            await self._before_enqueue(job)
+        payloads = [self.serialize(job) for job in jobs]
+        for attempt in (1, 2):
+            if self._batch_sha is None or attempt == 2:
+                # Redis forgets scripts when it restarts: load it again and resend (the script
+                # is idempotent per key, so a resend cannot queue a job twice).
+                self._batch_sha = str(await self.redis.script_load(_ENQUEUE_SCRIPT))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job, payload in zip(jobs, payloads, strict=True):
+                    keys = (self._incomplete, job.id, self._queued, job.abort_id)
+                    pipe.evalsha(self._batch_sha, 4, *keys, payload, job.scheduled)
+                answers = await pipe.execute(raise_on_error=False)
+            if not any(isinstance(a, NoScriptError) for a in answers):
+                break
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return [bool(answer) for answer in answers]
 
 
 class Queues:
@@ -60,7 +122,7 @@ class Queues:
         self.redis = redis
         self.prefix = prefix
         self._queues: dict[str, Queue] = {
-            name: _Queue(redis, name=f"{prefix}:{name}") for name in QUEUE_NAMES
+            name: BatchingRedisQueue(redis, name=f"{prefix}:{name}") for name in QUEUE_NAMES
         }
 
     def __getitem__(self, name: str) -> Queue:
@@ -88,10 +150,39 @@ class Queues:
             "retries": max_tries,
             "heartbeat": heartbeat_s,
         }
-        if run_at is not None:
+        if run_at is not None and run_at > dt.datetime.now(dt.UTC):
+            # A job due now goes straight to the queue: a scheduled one waits for a worker's
+            # schedule poll, up to a second later.
             options["scheduled"] = int(run_at.timestamp())
         job = await self._queues[queue].enqueue(task, **options, **kwargs)
         return job is not None
+
+    async def enqueue_many(
+        self,
+        queue: str,
+        task: str,
+        jobs: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        timeout_s: int = 60,
+        max_tries: int = 3,
+        heartbeat_s: int = JOB_HEARTBEAT_S,
+    ) -> int:
+        """Enqueue `task` once per (job key, kwargs) in one Redis round trip; returns how many
+        were new (a key already pending is skipped, as `enqueue` does)."""
+        target = self._queues[queue]
+        assert isinstance(target, BatchingRedisQueue)
+        built = [
+            Job(
+                function=task,
+                key=key,
+                timeout=timeout_s,
+                retries=max_tries,
+                heartbeat=heartbeat_s,
+                kwargs=kwargs,
+            )
+            for key, kwargs in jobs
+        ]
+        return sum(await target.enqueue_batch(built))
 
     async def job_pending(self, queue: str, job_key: str) -> bool:
         job = await self._queues[queue].job(job_key)

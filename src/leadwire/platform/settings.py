@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     db_pool_size: int = Field(default=20, ge=1, le=500)
+    api_workers: int = Field(default=1, ge=1, le=64)
     startup_timeout_s: float = Field(default=8.0, gt=0, le=60)
     cross_tenant_optout: bool = False
     ip_rate_limit_per_minute: int = Field(default=600, ge=1)

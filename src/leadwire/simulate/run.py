@@ -238,6 +238,17 @@ async def run_simulation(
             await _wait_final(engine, acks, timeout_s=timeout_s, progress=progress)
             drained_s = time.monotonic() - posted_at
         report = await _report(engine, people, acks, creds_by_tenant, settings_offset=offset)
+        report["cpu_s"] = _cpu_seconds(
+            {
+                "api": processes[0].pid,
+                **{f"worker-{i + 1}": p.pid for i, p in enumerate(processes[1:-1])},
+                "scheduler": processes[-1].pid,
+                "postgres": servers.postgres.pid if servers else None,
+                "valkey": servers.valkey.pid if servers else None,
+            }
+        )
+        own = os.times()
+        report["cpu_s"]["simulator (posting, fake APIs)"] = round(own.user + own.system, 1)
         report["timing"] = {
             "total_s": round(time.monotonic() - started, 1),
             "after_last_post_s": round(drained_s, 1),
@@ -405,6 +416,28 @@ async def _wait_final(
     progress.end()
 
 
+def _cpu_seconds(pids: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds each process (with its children: PostgreSQL's backends) has used so far."""
+    import psutil
+
+    used: dict[str, float] = {}
+    for name, pid in pids.items():
+        if pid is None:
+            continue
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        total = 0.0
+        for proc in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        used[name] = round(total, 1)
+    return used
+
+
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p95": None, "p99": None, "count": 0}
@@ -458,6 +491,25 @@ async def _report(
                     " JOIN LATERAL (SELECT count(*) AS n FROM calls c2 WHERE c2.tenant_id = c.tenant_id"
                     "   AND c2.started_at BETWEEN c.started_at - interval '1 minute' AND c.started_at) per_min ON true"
                     " GROUP BY t.slug"
+                )
+            )
+        ).all()
+        # Where an emergency lead's seconds go, hop by hop: intake (received -> ready), the
+        # gate (ready -> its first decision), the dial queue (decision -> the call placed).
+        hops = (
+            await conn.execute(
+                text(
+                    "SELECT EXTRACT(EPOCH FROM (r.at - l.received_at)),"
+                    " EXTRACT(EPOCH FROM (d.at - r.at)), EXTRACT(EPOCH FROM (c.at - d.at))"
+                    " FROM leads l"
+                    " JOIN LATERAL (SELECT min(created_at) AS at FROM lead_events"
+                    "   WHERE lead_id = l.id AND kind = 'lead.ready') r ON r.at IS NOT NULL"
+                    " JOIN LATERAL (SELECT created_at AS at, data->>'decision' AS decision"
+                    "   FROM lead_events WHERE lead_id = l.id AND kind = 'compliance.decision'"
+                    "   ORDER BY id LIMIT 1) d ON d.decision = 'call'"
+                    " JOIN LATERAL (SELECT min(started_at) AS at FROM calls"
+                    "   WHERE lead_id = l.id) c ON c.at IS NOT NULL"
+                    " WHERE l.priority = 'emergency'"
                 )
             )
         ).all()
@@ -515,6 +567,10 @@ async def _report(
         "speed_to_lead_s": {
             "dialable_at_once": _percentiles(speeds_now),
             "all_dialed": _percentiles(speeds_all),
+            "dialable_at_once_by_hop": {
+                hop: _percentiles([float(row[i]) for row in hops])
+                for i, hop in enumerate(("intake", "gate", "dial_queue"))
+            },
         },
         "calls_per_tenant": {
             slug: {"calls": n, "max_per_minute": peak, "limit_per_minute": 600}

@@ -15,7 +15,7 @@ from leadwire.leads.models import Lead, LeadStatus
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ExternalServiceError
 from leadwire.platform.jobs import job_key, unit_of_work
-from leadwire.platform.queues import DIAL_QUEUES, INTAKE
+from leadwire.platform.queues import DIAL_QUEUES, INTAKE_QUEUES, intake_queue
 from leadwire.platform.state import AppState
 from leadwire.telephony import calls, repository
 from leadwire.telephony.board import Board, ticket
@@ -95,9 +95,9 @@ async def _sweep_lead(
     queue = priority if priority in DIAL_QUEUES else "medium"
     if status == LeadStatus.READY:
         key = job_key("lead.route", lead_id)
-        if not await state.queues.job_pending(INTAKE, key):
+        if not any([await state.queues.job_pending(lane, key) for lane in INTAKE_QUEUES]):
             await state.queues.enqueue(
-                INTAKE, "dialer.route", job_key=key,
+                intake_queue(priority), "dialer.route", job_key=key,
                 tenant_id=str(tenant_id), lead_id=str(lead_id),
             )  # fmt: skip
             report.routed += 1
