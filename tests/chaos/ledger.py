@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from leadwire.leads.models import Lead, LeadEvent
+from leadwire.platform.queues import intake_queue
 from leadwire.platform.state import AppState
 from leadwire.telephony import simulator
 from leadwire.telephony.models import Call
@@ -83,9 +84,10 @@ async def describe(state: AppState, ids: Iterable[str]) -> str:
             )
             for at, kind, data in events:
                 lines.append(f"   {at:%H:%M:%S.%f} {kind} {str(data)[:160]}")
+            lane = intake_queue(lead.priority)
             for queue, key in (
-                ("intake", f"lead.process:{lead_id}"),
-                ("intake", f"lead.route:{lead_id}"),
+                (lane, f"lead.process:{lead_id}"),
+                (lane, f"lead.route:{lead_id}"),
                 (lead.priority or "medium", f"lead.dial:{lead_id}:{lead.attempts + 1}"),
             ):
                 job = await state.queues[queue].job(key)

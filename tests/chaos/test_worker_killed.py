@@ -29,6 +29,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from leadwire.platform.queues import INTAKE_QUEUES
 from leadwire.platform.state import AppState
 from leadwire.telephony import simulator
 from leadwire.telephony.board import CLAIM_LEASE_MS, PREFIX
@@ -60,6 +61,11 @@ async def dials_in_flight(state: AppState) -> int:
     )
 
 
+async def intake_jobs_taken(state: AppState) -> int:
+    """Intake jobs a worker has taken (SAQ's active lists of both intake lanes)."""
+    return sum([await state.queues[lane].count("active") for lane in INTAKE_QUEUES])
+
+
 async def test_a_worker_killed_mid_job_loses_no_lead_and_calls_nobody_twice(
     clean: AppState, cluster: Callable[..., Cluster]
 ) -> None:
@@ -84,14 +90,13 @@ async def test_a_worker_killed_mid_job_loses_no_lead_and_calls_nobody_twice(
             await asyncio.sleep(0.05)
 
         second = asyncio.create_task(provider.deliver_batch([lead_body(n) for n in SECOND]))
-        intake = clean.queues["intake"]
         deadline = time.monotonic() + 10
-        while await intake.count("active") == 0:
+        while await intake_jobs_taken(clean) == 0:
             assert time.monotonic() < deadline, "the worker never took an intake job"
             await asyncio.sleep(0.002)
         nodes.kill("doomed")
         killed = time.monotonic()
-        taken = await intake.count("active")
+        taken = await intake_jobs_taken(clean)
         in_flight = await dials_in_flight(clean)
         claims_lost = await clean.redis.zcard(f"{PREFIX}claimed")
         await second
