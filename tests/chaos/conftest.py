@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from leadwire.platform.embedded import EmbeddedValkey
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState
 from tests.e2e.cluster import Cluster
@@ -39,15 +38,3 @@ async def cluster(
     finally:
         for instance in made:
             await asyncio.to_thread(instance.stop)
-
-
-@pytest.fixture
-def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
-    """A Valkey of the test's own, without persistence: stopping it loses every key, and
-    stopping it disturbs no other test."""
-    valkey = EmbeddedValkey(tmp_path, persist=False)
-    valkey.start()
-    try:
-        yield valkey
-    finally:
-        valkey.stop()
