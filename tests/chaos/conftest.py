@@ -1,4 +1,4 @@
-"""Fixtures for the chaos tests: clusters of real processes, and servers a test may break."""
+"""Fixtures for the chaos tests: clusters of real processes, stopped without blocking the loop."""
 
 from __future__ import annotations
 

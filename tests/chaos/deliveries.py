@@ -38,7 +38,6 @@ class Answer:
     status: int
     body: dict[str, Any] | None
     retry_after: str | None
-    at: float
 
 
 @dataclass
@@ -103,13 +102,8 @@ class Provider:
                 "/v1/leads", json=payload, headers=bearer(self.key), timeout=15
             )
         except httpx.TransportError:
-            return Answer(0, None, None, time.monotonic())
-        return Answer(
-            response.status_code,
-            _json(response),
-            response.headers.get("retry-after"),
-            time.monotonic(),
-        )
+            return Answer(0, None, None)
+        return Answer(response.status_code, _json(response), response.headers.get("retry-after"))
 
     async def deliver_all(
         self, bodies: list[dict[str, Any]], *, every_s: float = 0.0
