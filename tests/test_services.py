@@ -10,9 +10,11 @@ import httpx
 from leadwire.compliance import service as compliance_service
 from leadwire.leads import repository
 from leadwire.leads.enrichment import LocalEnricher
+from leadwire.leads.tasks import ROUTER, process
 from leadwire.platform.db import session_scope, utcnow
 from leadwire.platform.state import AppState
 from leadwire.services import IntakeEnricher, register_services
+from leadwire.telephony.dialer import route_lead
 from tests.helpers import bearer, make_tenant
 
 
@@ -47,3 +49,33 @@ async def test_intake_enricher_adapts_the_ai_enricher(clean: AppState) -> None:
     )
     assert answer["priority"] == "emergency"
     assert answer["source"] == "local"
+
+
+async def test_the_intake_job_routes_the_lead_it_made_ready(
+    client: httpx.AsyncClient, clean: AppState
+) -> None:
+    """With the composition root's router, `leads.process` runs the dialer's route step right
+    after its commit: the gate has decided and no `dialer.route` job was needed."""
+    register_services(clean)
+    assert clean.services[ROUTER] is route_lead
+    _, key = await make_tenant(clean, settings={"agent": {"business_name": "Acme"}})
+    posted = await client.post(
+        "/v1/leads",
+        json={"phone": "+15128670102", "message": "Emergency: no heat"},
+        headers=bearer(key),
+    )
+    entry = posted.json()["leads"][0]
+    lead_id = entry["lead_id"]
+    lead_job = await clean.queues["intake_urgent"].job(f"lead.process:{lead_id}")
+    assert lead_job is not None
+    assert (
+        await process(
+            {"state": clean}, tenant_id=str(lead_job.kwargs["tenant_id"]), lead_id=lead_id
+        )
+        == "ready"
+    )
+    view = (await client.get(f"/v1/leads/{lead_id}", headers=bearer(key))).json()
+    # No consent was given: the gate blocked it, in the same job.
+    assert view["status"] == "blocked"
+    assert view["compliance"]["stage"] == "queue"
+    assert not await clean.queues.job_pending("intake_urgent", f"lead.route:{lead_id}")

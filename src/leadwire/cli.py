@@ -95,6 +95,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings.require("database_url", "redis_url", "secret_key")
     queues = args.queues.split(",") if args.queues else None
     kwargs: dict[str, Any] = {"concurrency": args.concurrency}
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65_535:
+            return _fail("--metrics-port must be 0..65535 (0: off)")
+        kwargs["metrics_port"] = args.metrics_port
     if queues:
         from leadwire.platform.queues import QUEUE_NAMES
 
@@ -226,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=10)
     worker.add_argument(
         "--queues", default=None, help="comma-separated (default: intake and the dial queues)"
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve this process's Prometheus /metrics on this port "
+        "(default LEADWIRE_WORKER_METRICS_PORT; 0: off)",
     )
     worker.set_defaults(func=cmd_worker)
 

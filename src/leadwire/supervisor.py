@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from leadwire.platform.embedded import DataDirLock, EmbeddedServers, die_with_parent
+from leadwire.platform.errors import ConfigurationError
 from leadwire.platform.settings import Settings, load_settings
 
 DEMO_SLUG = "demo"
@@ -82,6 +83,33 @@ class Child:
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
+
+
+def child_processes(
+    me: list[str], *, host: str, port: int, workers: int, metrics_port: int = 0
+) -> list[Child]:
+    """The API, `workers` queue workers and the scheduler.
+
+    With a worker metrics port (LEADWIRE_WORKER_METRICS_PORT) the worker processes serve their
+    own /metrics on consecutive ports from it: worker-1 on the port itself, worker-2 on the
+    next, ..., the scheduler last (one port cannot serve two processes). 0 leaves them off.
+    """
+    if metrics_port and metrics_port + workers > 65_535:
+        raise ConfigurationError(
+            f"LEADWIRE_WORKER_METRICS_PORT {metrics_port}: {workers + 1} worker processes need "
+            "consecutive ports up to 65535"
+        )
+
+    def metrics(offset: int) -> list[str]:
+        return ["--metrics-port", str(metrics_port + offset)] if metrics_port else []
+
+    children = [Child("api", [*me, "serve", "--host", host, "--port", str(port)])]
+    for i in range(workers):
+        children.append(Child(f"worker-{i + 1}", [*me, "worker", *metrics(i)]))
+    children.append(
+        Child("scheduler", [*me, "worker", "--queues", "maintenance", *metrics(workers)])
+    )
+    return children
 
 
 async def _prepare(settings: Settings) -> tuple[str | None, bool]:
@@ -169,10 +197,9 @@ def run_up(*, host: str, port: int, data_dir: Path, workers: int) -> int:
             demo_file.chmod(0o600)
 
         me = [sys.executable, "-m", "leadwire.cli"]
-        children.append(Child("api", [*me, "serve", "--host", host, "--port", str(port)]))
-        for i in range(workers):
-            children.append(Child(f"worker-{i + 1}", [*me, "worker"]))
-        children.append(Child("scheduler", [*me, "worker", "--queues", "maintenance"]))
+        children += child_processes(
+            me, host=host, port=port, workers=workers, metrics_port=settings.worker_metrics_port
+        )
         for child in children:
             _start(child, env)
 
@@ -184,6 +211,11 @@ def run_up(*, host: str, port: int, data_dir: Path, workers: int) -> int:
         else:
             _say(f"  demo tenant:  slug={DEMO_SLUG}  (its key was printed on first start)")
         _say(f"  credentials are kept in {data_dir} (secrets.json, demo-tenant.json)")
+        if settings.worker_metrics_port:
+            first, last = settings.worker_metrics_port, settings.worker_metrics_port + workers
+            _say(
+                f"  metrics:      the API's /metrics; workers and scheduler on ports {first}-{last}"
+            )
         _say(f"  telephony:    {settings.telephony}   Ctrl-C stops everything")
 
         while not stopping:

@@ -25,10 +25,11 @@ from leadwire.leads import sweeper as leads_sweeper
 from leadwire.leads import tasks as leads_tasks
 from leadwire.platform import escalation
 from leadwire.platform.job_runner import classified
+from leadwire.platform.observability import Metrics, metrics_http_server
 from leadwire.platform.queues import (
     DIAL_QUEUES,
     INTAKE,
-    INTAKE_URGENT,
+    INTAKE_QUEUES,
     MAINTENANCE,
     QUEUE_NAMES,
     SWEEP_S,
@@ -65,8 +66,9 @@ def registered_tasks() -> dict[str, list[tuple[str, Task]]]:
     tasks[MAINTENANCE].append(("leads.sweep", leads_sweeper.sweep_leads))
     for queue, entries in telephony_tasks.TASKS.items():
         tasks[queue].extend(entries)
-    # The urgent lane runs the same intake tasks (leads.process, dialer.route).
-    tasks[INTAKE_URGENT] = list(tasks[INTAKE])
+    # The intake lanes run the same tasks (leads.process, dialer.route).
+    for lane in INTAKE_QUEUES:
+        tasks[lane] = list(tasks[INTAKE])
     # Every task runs in the failure policy: classify, retry by class, dead-letter, escalate.
     return {q: [(n, classified(n, q, fn)) for n, fn in fns] for q, fns in tasks.items()}
 
@@ -135,19 +137,49 @@ async def drain(workers: Sequence[Worker[Any]], *, grace_s: float) -> None:
     await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
 
 
-WORKER_QUEUES = (INTAKE_URGENT, INTAKE, *DIAL_QUEUES)
+WORKER_QUEUES = (*INTAKE_QUEUES, *DIAL_QUEUES)
 SCHEDULER_QUEUES = (MAINTENANCE,)
 
 
 async def run_worker(
-    settings: Settings, *, queues: Sequence[str] = QUEUE_NAMES, concurrency: int = 10
+    settings: Settings,
+    *,
+    queues: Sequence[str] = QUEUE_NAMES,
+    concurrency: int = 10,
+    metrics_port: int | None = None,
 ) -> None:
+    """Serve `queues` until SIGTERM/SIGINT. With a metrics port (`metrics_port`, else
+    `LEADWIRE_WORKER_METRICS_PORT`; 0 is off) the process's own series are served on it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     worker_name = f"{socket.gethostname()}:{os.getpid()}"
-    async with open_state(settings) as state:
+    metrics = Metrics()
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    with metrics_http_server(metrics, host=settings.worker_metrics_host, port=port) as serving:
+        if serving:
+            log.info("worker metrics on /metrics", extra={"port": serving})
+        await _serve(
+            settings,
+            queues=queues,
+            concurrency=concurrency,
+            metrics=metrics,
+            worker_name=worker_name,
+            stop=stop,
+        )
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    queues: Sequence[str],
+    concurrency: int,
+    metrics: Metrics,
+    worker_name: str,
+    stop: asyncio.Event,
+) -> None:
+    async with open_state(settings, metrics=metrics) as state:
         register_services(state)
         workers = build_workers(
             state, queues=queues, concurrency=concurrency, worker_name=worker_name

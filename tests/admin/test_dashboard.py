@@ -78,6 +78,7 @@ async def test_the_stream_sends_snapshots_of_everything_the_page_shows(
     assert (snapshot["emergency"]["active"], snapshot["emergency"]["reason"]) == (True, "storm")
     assert set(snapshot["queues"]) == {
         "intake_urgent",
+        "intake_fetch",
         "intake",
         "emergency",
         "high",

@@ -86,6 +86,23 @@ def test_roles_probes_and_resources() -> None:
     ]
 
 
+def test_every_process_with_metrics_is_scraped_where_it_serves_them() -> None:
+    """The API serves /metrics on its HTTP port; workers and the scheduler on their own metrics
+    port (LEADWIRE_WORKER_METRICS_PORT), bound to every interface so the scrape reaches it."""
+    for deployment in BY_KIND["Deployment"]:
+        name = deployment["metadata"]["name"]
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics"
+        port = int(annotations["prometheus.io/port"])
+        [container] = _containers(deployment)
+        assert port in {p["containerPort"] for p in container["ports"]}, name
+        if container["command"][1] == "worker":
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            assert env["LEADWIRE_WORKER_METRICS_PORT"] == str(port), name
+            assert env["LEADWIRE_WORKER_METRICS_HOST"] == "0.0.0.0", name
+
+
 def test_disruption_budgets_select_a_deployment() -> None:
     labels = [d["spec"]["template"]["metadata"]["labels"] for d in BY_KIND["Deployment"]]
     budgets = BY_KIND["PodDisruptionBudget"]

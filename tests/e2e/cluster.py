@@ -75,10 +75,14 @@ class Cluster:
             time.sleep(0.2)
         raise AssertionError(f"the API was not ready in {timeout} s: {self.tail('api')}")
 
-    def start_worker(self, name: str, *, queues: str | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str, *, queues: str | None = None, metrics_port: int | None = None
+    ) -> subprocess.Popen[bytes]:
         args = ["worker", "--concurrency", "10"]
         if queues:
             args += ["--queues", queues]
+        if metrics_port is not None:
+            args += ["--metrics-port", str(metrics_port)]
         return self._start(name, args)
 
     def kill(self, name: str) -> None:

@@ -114,11 +114,12 @@ async def test_emergency_leads_take_the_urgent_lane(clean: AppState) -> None:
     assert not await clean.queues.job_pending("intake_urgent", ordinary_key)
 
 
-async def test_ids_only_deliveries_are_fetched_on_the_urgent_lane(clean: AppState) -> None:
+async def test_ids_only_deliveries_are_fetched_on_their_own_lane(clean: AppState) -> None:
     tenant, _ = await make_tenant(clean)
     ids_only = _lead(tenant.id, 3, needs_fetch=True, natural_key="meta:123456")
     assert ids_only.status == "pending_fetch"
     await batching.ingest(clean, tenant_id=tenant.id, leads=[ids_only])
     key = batching.process_job_key(ids_only.lead_id)
-    assert await clean.queues.job_pending("intake_urgent", key)
+    assert await clean.queues.job_pending("intake_fetch", key)
     assert not await clean.queues.job_pending("intake", key)
+    assert not await clean.queues.job_pending("intake_urgent", key)

@@ -99,6 +99,28 @@ def test_unreachable_redis_names_redis(settings: Settings, tmp_path: Path) -> No
     )
 
 
+def test_a_worker_metrics_port_that_is_taken_stops_the_worker_with_one_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    assert settings.database_url and settings.redis_url
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = _env(
+            LEADWIRE_DATABASE_URL=settings.database_url,
+            LEADWIRE_REDIS_URL=settings.redis_url,
+            LEADWIRE_SECRET_KEY="s" * 40,
+            LEADWIRE_WORKER_METRICS_PORT=str(port),
+        )
+        result = _run(["worker"], env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"leadwire: LEADWIRE_WORKER_METRICS_PORT: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use"
+    )
+
+
 def test_malformed_and_missing_settings_are_one_line(tmp_path: Path) -> None:
     bad = subprocess.run(
         [*LEADWIRE, "serve"],

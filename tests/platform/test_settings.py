@@ -32,6 +32,7 @@ def _no_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: igno
         ("LEADWIRE_SECRET_KEY", "short", "LEADWIRE_SECRET_KEY: must be at least 32 characters"),
         ("TWILIO_ACCOUNT_SID", "XY123", "TWILIO_ACCOUNT_SID: must be a Twilio Account SID"),
         ("LEADWIRE_MAX_BODY_BYTES", "lots", "LEADWIRE_MAX_BODY_BYTES:"),
+        ("LEADWIRE_WORKER_METRICS_PORT", "70000", "LEADWIRE_WORKER_METRICS_PORT:"),
     ],
 )
 def test_malformed_setting_is_one_line_naming_it(

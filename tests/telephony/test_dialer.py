@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -11,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from leadwire.leads.models import Lead, LeadEvent, LeadStatus
-from leadwire.platform import flags
+from leadwire.platform import flags, opsstats
 from leadwire.platform.db import session_scope, utcnow
 from leadwire.platform.jobs import job_key
 from leadwire.platform.state import AppState
 from leadwire.telephony import dialer, simulator, tasks
+from leadwire.telephony.dialer import dispatch
 from leadwire.telephony.models import Call
 from leadwire.telephony.providers.simulated import SimulatedCarrier
 from leadwire.telephony.runtime import board_of
@@ -88,6 +90,36 @@ async def test_a_ready_lead_is_routed_dialed_and_closed(
         assert kind in kinds
     assert kinds[-2:] == ["call.ended", "lead.closed"]
     assert await board_of(clean).slots_in_use(tenant.id) == 0
+
+
+async def test_dials_answers_and_outcomes_reach_the_platform_wide_figures(
+    clean: AppState, carrier: SimulatedCarrier, ctx: dict[str, Any]
+) -> None:
+    """What the dashboard and `call-stats` read (Redis, every process) and the histogram."""
+    tenant = await dial_tenant(clean)
+    answered, busy = phone(11), phone(12)
+    await simulator.set_override(clean, e164=answered, outcome="answered", duration_s=30)
+    await simulator.set_override(clean, e164=busy, outcome="busy")
+    histogram = "leadwire_speed_to_lead_seconds_count"
+    before = clean.metrics.registry.get_sample_value(histogram, {"priority": "high"}) or 0.0
+    for number in (answered, busy):
+        lead_id = await make_lead(clean, tenant, number=number, priority="high")
+        await route_and_dial(ctx, tenant.id, lead_id)
+    await carrier.idle()
+
+    minutes = opsstats.minutes_in(dt.timedelta(minutes=2), now=time.time())
+    mine = {"minutes": minutes, "tenant_id": str(tenant.id)}
+    dials = await opsstats.counts(clean.redis, opsstats.DIALS, **mine)
+    outcomes = await opsstats.counts(clean.redis, opsstats.CALL_OUTCOMES, **mine)
+    assert opsstats.totals(dials) == {"high": 2}
+    assert opsstats.totals(outcomes) == {"busy": 1, "connected": 1}
+    to_dial = await opsstats.samples(clean.redis, opsstats.SPEED_TO_DIAL, **mine)
+    to_answer = await opsstats.samples(clean.redis, opsstats.SPEED_TO_ANSWER, **mine)
+    assert len([v for row in to_dial.values() for v in row]) == 2
+    [answer_s] = [v for row in to_answer.values() for v in row]  # the busy line never answered
+    assert 0 <= answer_s < 30
+    after = clean.metrics.registry.get_sample_value(histogram, {"priority": "high"})
+    assert after == before + 2
 
 
 async def route_and_dial(ctx: dict[str, Any], tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
@@ -182,6 +214,93 @@ async def test_a_pause_switched_on_after_the_ticket_was_posted_stops_the_dial(
     assert await calls_of(clean, lead_id) == []
     assert not await board_of(clean).has(f"{lead_id}:1")
     assert await board_of(clean).slots_in_use(tenant.id) == 0
+
+
+async def test_an_emergency_with_a_duration_holds_the_dial_whatever_the_gate_clock_says(
+    clean: AppState, carrier: SimulatedCarrier, ctx: dict[str, Any], daytime: float
+) -> None:
+    """The gate's clock is shifted (simulated carrier), an emergency's end is a real instant:
+    a week ahead, the gate alone would find a 2 s emergency long over and let the dial go."""
+    clean.settings.simulator_clock_offset_s = daytime + 7 * 86_400  # same weekday and hour
+    tenant = await dial_tenant(clean)
+    lead_id = await make_lead(clean, tenant, number=phone(8))
+    await tasks.route(ctx, tenant_id=str(tenant.id), lead_id=str(lead_id))
+    await dialer.make_eligible(clean, tenant_id=tenant.id, lead_id=lead_id)
+    async with session_scope(clean.sessions) as session:
+        emergency = await flags.set_emergency(
+            session, reason="drill", actor="test", duration_s=2, hangup_active=False
+        )
+    assert emergency.until is not None
+    await dialer.drain(clean)
+    lead = await lead_row(clean, lead_id)
+    assert lead.status == LeadStatus.SCHEDULED and lead.attempts == 0
+    assert await calls_of(clean, lead_id) == []
+    # Looked at again right after the emergency's own end (SAQ's whole seconds: a job may run
+    # up to a second early, so at least a second after it), not ~15 s later.
+    assert lead.next_action_at is not None
+    after_end = (lead.next_action_at - emergency.until).total_seconds()
+    assert 1.0 <= after_end <= 2.0
+    redial = job_key("lead.redial", lead_id, 1, int(lead.next_action_at.timestamp()))
+    assert await clean.queues.job_pending("medium", redial)
+
+    await asyncio.sleep((lead.next_action_at - utcnow()).total_seconds())
+    await tasks.dial(ctx, tenant_id=str(tenant.id), lead_id=str(lead_id))
+    [call] = await calls_of(clean, lead_id)
+    assert call.provider_call_id is not None
+    await carrier.idle()
+
+
+async def test_a_switch_turned_on_while_a_decided_call_waits_stops_it_before_the_carrier(
+    clean: AppState,
+    carrier: SimulatedCarrier,
+    ctx: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dial transaction said call; emergency mode comes on during the send-time wait. The
+    call must not reach the carrier; it goes out once, after the emergency, through recovery."""
+    tenant = await dial_tenant(clean)
+    number = phone(9)
+    lead_id = await make_lead(clean, tenant, number=number)
+    await tasks.route(ctx, tenant_id=str(tenant.id), lead_id=str(lead_id))
+    await dialer.make_eligible(clean, tenant_id=tenant.id, lead_id=lead_id)
+    wait_for_send = dispatch._wait_for_send
+    switched: list[flags.Emergency] = []
+
+    async def switch_during_the_wait(state: AppState, send_ms: int) -> None:
+        async with session_scope(clean.sessions) as session:
+            switched.append(
+                await flags.set_emergency(
+                    session, reason="drill", actor="test", duration_s=2, hangup_active=False
+                )
+            )
+        await wait_for_send(state, send_ms)
+
+    monkeypatch.setattr(dispatch, "_wait_for_send", switch_during_the_wait)
+    await dialer.drain(clean)
+    monkeypatch.setattr(dispatch, "_wait_for_send", wait_for_send)
+    [emergency] = switched
+    assert emergency.until is not None
+    assert await simulator.carrier_calls(clean.redis) == []
+    [call] = await calls_of(clean, lead_id)
+    assert call.provider_call_id is None  # the attempt stays recorded, not placed
+    assert call.dial_lease_until is not None
+    assert 1.0 <= (call.dial_lease_until - emergency.until).total_seconds() <= 2.0
+    lead = await lead_row(clean, lead_id)
+    assert lead.status == LeadStatus.DIALING and lead.next_action_at == call.dial_lease_until
+    assert "dialer.held" in await timeline(clean, lead_id)
+
+    # The sweeper finds it when its lease has passed, after the emergency: placed, once.
+    await dialer.sweep(clean)
+    await dialer.drain(clean)
+    assert await simulator.carrier_calls(clean.redis) == []  # not before the lease
+    await asyncio.sleep((call.dial_lease_until - utcnow()).total_seconds())
+    await dialer.sweep(clean)
+    await dialer.drain(clean)
+    [placed] = await simulator.carrier_calls(clean.redis)
+    assert placed.to == number
+    [call] = await calls_of(clean, lead_id)
+    assert call.provider_call_id == placed.sid and call.attempt == 1
+    await carrier.idle()
 
 
 async def test_a_rate_limited_dial_is_put_back_not_failed_and_not_an_attempt(

@@ -26,7 +26,7 @@ from leadwire.leads.abuse import REDIS_ERRORS, redis_health
 from leadwire.leads.records import PreparedLead
 from leadwire.leads.repository import Ingested
 from leadwire.platform.jobs import job_key
-from leadwire.platform.queues import INTAKE_QUEUES, INTAKE_URGENT, intake_queue
+from leadwire.platform.queues import INTAKE_FETCH, INTAKE_QUEUES, intake_queue
 from leadwire.platform.state import AppState
 
 __all__ = [
@@ -55,8 +55,9 @@ def process_job_key(lead_id: uuid.UUID | str) -> str:
 def process_lane(status: str, priority: str) -> str:
     """The queue of a lead's `leads.process` job. An ids-only delivery (`pending_fetch`: Meta,
     HubSpot events) carries no words to judge its urgency by until the fetch brings them, so
-    its fetch takes the urgent lane; once fetched, the lead is routed on its priority's lane."""
-    return INTAKE_URGENT if status == "pending_fetch" else intake_queue(priority)
+    it is fetched on its own lane, behind other fetches only; once fetched, the lead is routed
+    on its priority's lane."""
+    return INTAKE_FETCH if status == "pending_fetch" else intake_queue(priority)
 
 
 @dataclass(slots=True)

@@ -20,7 +20,11 @@ an enricher, or when it fails, the deterministic `leads.urgency` decides.
 
 The job is idempotent: it re-reads the lead, does nothing unless the lead still waits for it,
 and writes under a row lock after re-checking the status. Telephony is above leads: the
-hand-off is the task NAME `dialer.route`, never an import.
+hand-off is the task NAME `dialer.route`, never an import. When the composition root registered
+a router (`state.services["lead_router"]`, the dialer's route step), the job routes the ready
+lead itself, right after its commit: one queue hop and one job fewer per lead. If that fails
+(or the process dies first), the route job is queued as before (or the sweeper queues it: the
+lead is `ready` with `next_action_at` = now).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ log = logging.getLogger("leadwire.leads")
 
 ROUTE_TASK = "dialer.route"
 ENRICHER = "enricher"
+ROUTER = "lead_router"
 FETCH_BASE_S = 5.0
 FETCH_CAP_S = 1800.0
 FETCH_JITTER = 0.25
@@ -407,12 +412,22 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
             kind="lead.ready",
             data={"priority": decision.priority.value, "reason": decision.reason},
         )
-        enqueue_after_commit(
-            session,
-            queue=intake_queue(decision.priority.value),
-            task=ROUTE_TASK,
-            job_key=route_job_key(lead_uuid),
-            tenant_id=tenant_id,
-            lead_id=lead_id,
-        )
+        router = state.services.get(ROUTER)
+        if router is None:
+            enqueue_after_commit(
+                session,
+                queue=intake_queue(decision.priority.value),
+                task=ROUTE_TASK,
+                job_key=route_job_key(lead_uuid),
+                tenant_id=tenant_id,
+                lead_id=lead_id,
+            )
+    if router is not None:
+        try:
+            await router(state, tenant_id=tenant_uuid, lead_id=lead_uuid)
+        except Exception as exc:
+            log.warning("routing a ready lead failed; its route job is queued", exc_info=exc)
+            await _ensure_routed(
+                state, tenant_id=tenant_uuid, lead_id=lead_uuid, priority=decision.priority.value
+            )
     return "ready"

@@ -6,15 +6,19 @@ in the message, in `extra` fields and in exception text (`+1512***0100`, `s***@e
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from leadwire.platform.errors import ConfigurationError
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -157,3 +161,29 @@ class Metrics:
         )
         self.up = Gauge("leadwire_up", "1 while the process serves", registry=r)
         self.up.set(1)
+
+
+@contextlib.contextmanager
+def metrics_http_server(metrics: Metrics, *, host: str, port: int) -> Iterator[int | None]:
+    """Serve the process's series at `http://host:port/metrics` while the block runs.
+
+    For processes without an HTTP app of their own (the workers): the series their jobs record
+    (dials, speed to lead, job errors) live in their memory, and Prometheus scrapes each one.
+    prometheus_client's own server answers from a thread, so a busy event loop does not delay
+    a scrape. Port 0 is off (yields None). A port that cannot be bound fails start-up.
+    """
+    if not port:
+        yield None
+        return
+    try:
+        server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"LEADWIRE_WORKER_METRICS_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    try:
+        yield port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -249,12 +249,15 @@ async def record_dial(
     metrics: Metrics,
     *,
     priority: str,
-    received_to_dial_s: float,
+    received_to_dial_s: float | None,
     tenant_id: str | None = None,
 ) -> None:
-    """A dial request went to the provider: count it and its speed to lead."""
-    metrics.speed_to_lead.labels(priority).observe(received_to_dial_s)
+    """A dial request went to the provider: count it, and its speed to lead when it is the
+    lead's first dial (`received_to_dial_s`; None for a retry, which is not speed to lead)."""
     await incr(redis, DIALS, priority, tenant_id=tenant_id)
+    if received_to_dial_s is None:
+        return
+    metrics.speed_to_lead.labels(priority).observe(received_to_dial_s)
     await observe(redis, SPEED_TO_DIAL, received_to_dial_s, tenant_id=tenant_id)
 
 

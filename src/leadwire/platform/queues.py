@@ -1,9 +1,9 @@
 """Queues: SAQ on Redis, one queue per kind of work.
 
-`intake` (fetch, enrich, gate) and its lane for emergency leads `intake_urgent`, the four
-dial priorities, and `maintenance` (cron: sweeper, expiries). Jobs take IDs and carry the
-tenant; they are enqueued after commit with a deterministic key so duplicates collapse (SAQ
-refuses a key already queued or active).
+`intake` (fetch, enrich, gate) with its lanes for emergency leads (`intake_urgent`) and for
+the fetch of ids-only deliveries (`intake_fetch`), the four dial priorities, and `maintenance`
+(cron: sweeper, expiries). Jobs take IDs and carry the tenant; they are enqueued after commit
+with a deterministic key so duplicates collapse (SAQ refuses a key already queued or active).
 
 A job whose worker died (`kill -9`, out of memory, a lost node) is run again within about
 `JOB_HEARTBEAT_S + SWEEP_S` seconds, plus a second per job that worker held:
@@ -40,10 +40,13 @@ INTAKE = "intake"
 # The intake hops (process, route) of emergency leads: a lane of their own, so a flood of
 # ordinary leads never stands between an emergency and its dial.
 INTAKE_URGENT = "intake_urgent"
-INTAKE_QUEUES = (INTAKE_URGENT, INTAKE)
+# The fetch of ids-only deliveries (Meta, HubSpot events), whose urgency is unknown until their
+# fields arrive: they wait behind other fetches only, never behind the ordinary backlog.
+INTAKE_FETCH = "intake_fetch"
+INTAKE_QUEUES = (INTAKE_URGENT, INTAKE_FETCH, INTAKE)
 MAINTENANCE = "maintenance"
 DIAL_QUEUES = ("emergency", "high", "medium", "low")
-QUEUE_NAMES = (INTAKE_URGENT, INTAKE, *DIAL_QUEUES, MAINTENANCE)
+QUEUE_NAMES = (*INTAKE_QUEUES, *DIAL_QUEUES, MAINTENANCE)
 JOB_HEARTBEAT_S = 10
 SWEEP_S = 5
 SWEEP_ABORT_WAIT_S = 1.0

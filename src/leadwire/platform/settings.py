@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     hubspot_api_base: str = "https://api.hubapi.com"
     simulator_clock_offset_s: float = Field(default=0.0, ge=-7 * 86_400, le=7 * 86_400)
 
+    # A worker process's own Prometheus endpoint (`leadwire worker --metrics-port`); 0: off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65_535)
+    worker_metrics_host: str = "127.0.0.1"
+
     # Escalations (platform.escalation): signed webhooks to the operators' endpoint.
     escalation_webhook_url: str | None = None
     escalation_webhook_secret: SecretStr | None = Field(default=None, validate_default=True)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadwire.leads import repository as leads_repo
 from leadwire.leads.models import Lead, LeadStatus
+from leadwire.platform import opsstats
 from leadwire.platform.classify import classify_provider_error
 from leadwire.platform.errors import ErrorClass, InvalidPayload
 from leadwire.platform.jobs import enqueue_after_commit, job_key
@@ -239,9 +240,28 @@ async def finalize(session: AsyncSession, *, state: AppState, call: Call, now: d
         },
     )
     lead = await leads_repo.lock_lead(session, tenant_id=call.tenant_id, lead_id=call.lead_id)
+    await _record_figures(state, call, call_state, lead)
     if lead is None or lead.status != LeadStatus.DIALING or lead.attempts != call.attempt:
         return  # the lead moved on (a late reconciliation); the call alone is recorded
     await _move_lead(session, state=state, lead=lead, call=call, decision=decision, now=now)
+
+
+async def _record_figures(
+    state: AppState, call: Call, call_state: CallState, lead: Lead | None
+) -> None:
+    """The platform-wide figures the dashboard and `call-stats` read: the outcome, and for a
+    call a person answered, the time from the lead's receipt to the answer."""
+    tenant_id = str(call.tenant_id)
+    outcome = call.outcome or "unknown"
+    await opsstats.record_call_outcome(state.redis, outcome=outcome, tenant_id=tenant_id)
+    answered_by = call_state.answered_by
+    if call.answered_at is None or lead is None or (answered_by and answered_by.is_machine):
+        return
+    await opsstats.record_answer(
+        state.redis,
+        received_to_answer_s=max(0.0, (call.answered_at - lead.received_at).total_seconds()),
+        tenant_id=tenant_id,
+    )
 
 
 async def _move_lead(

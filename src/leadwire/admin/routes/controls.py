@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import phonenumbers
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from leadwire.admin import controls
-from leadwire.admin.auth import require_admin
+from leadwire.admin.auth import Admin, require_admin
 from leadwire.admin.routes._common import (
     OBJECT,
     SECURITY,
@@ -24,6 +26,7 @@ from leadwire.platform.db import session_scope
 from leadwire.platform.errors import InvalidPayload
 from leadwire.platform.http import ApiRoute, api_route, app_state, parse_body
 from leadwire.platform.observability import mask_pii
+from leadwire.tenants.models import Tenant
 
 # ---- emergency --------------------------------------------------------------------------------
 
@@ -94,74 +97,90 @@ async def delete_emergency(request: Request) -> JSONResponse:
     return JSONResponse({"active": False, "cleared": cleared})
 
 
-# ---- queues -----------------------------------------------------------------------------------
+# ---- queues and tenants: pause and resume share one shape ---------------------------------------
+#
+# Each handler reads its body, then in one transaction changes the pause, audits the action and
+# reads back what it shows; the pair differs only in the change and the action's name.
+
+QueueChange = Callable[[AsyncSession, str, Admin, QueuePause], Awaitable[None]]
+TenantChange = Callable[[AsyncSession, str], Awaitable[Tenant]]
+
+
+async def _change_queues(request: Request, *, action: str, change: QueueChange) -> JSONResponse:
+    admin = await require_admin(request)
+    body = await optional_body(request, QueuePause)
+    target = controls.queue_target(body.priority)
+    state = app_state(request)
+    async with session_scope(state.sessions) as session:
+        await change(session, target, admin, body)
+        await record(session, request, admin, action=action, target=target, reason=body.reason)
+        paused = await controls.paused_queues(session)
+    return JSONResponse(controls.queues_view(paused))
+
+
+async def _pause_queue(session: AsyncSession, target: str, admin: Admin, body: QueuePause) -> None:
+    await flags.pause_queue(session, priority=target, actor=admin.actor, reason=body.reason)
+
+
+async def _resume_queue(session: AsyncSession, target: str, admin: Admin, body: QueuePause) -> None:
+    await flags.resume_queue(session, priority=target)
 
 
 async def pause_queues(request: Request) -> JSONResponse:
-    admin = await require_admin(request)
-    body = await optional_body(request, QueuePause)
-    target = controls.queue_target(body.priority)
-    state = app_state(request)
-    async with session_scope(state.sessions) as session:
-        await flags.pause_queue(session, priority=target, actor=admin.actor, reason=body.reason)
-        await record(
-            session, request, admin, action="queue.pause", target=target, reason=body.reason
-        )
-        paused = await controls.paused_queues(session)
-    return JSONResponse(controls.queues_view(paused))
+    return await _change_queues(request, action="queue.pause", change=_pause_queue)
 
 
 async def resume_queues(request: Request) -> JSONResponse:
-    admin = await require_admin(request)
-    body = await optional_body(request, QueuePause)
-    target = controls.queue_target(body.priority)
+    return await _change_queues(request, action="queue.resume", change=_resume_queue)
+
+
+async def _change_tenant(
+    request: Request,
+    admin: Admin,
+    *,
+    action: str,
+    change: TenantChange,
+    reason: str | None,
+    details: dict[str, Any] | None = None,
+) -> JSONResponse:
+    slug = request.path_params["slug"]
     state = app_state(request)
     async with session_scope(state.sessions) as session:
-        await flags.resume_queue(session, priority=target)
+        tenant = await change(session, slug)
         await record(
-            session, request, admin, action="queue.resume", target=target, reason=body.reason
+            session, request, admin, action=action, target=slug, reason=reason, details=details
         )
-        paused = await controls.paused_queues(session)
-    return JSONResponse(controls.queues_view(paused))
-
-
-# ---- tenants ----------------------------------------------------------------------------------
+        view = controls.tenant_pause_view(tenant)
+    return JSONResponse(view)
 
 
 async def pause_tenant(request: Request) -> JSONResponse:
     admin = await require_admin(request)
     body = await parse_body(request, TenantPause)
-    slug = request.path_params["slug"]
-    state = app_state(request)
-    async with session_scope(state.sessions) as session:
-        tenant = await controls.pause_tenant(
-            session, slug=slug, reason=body.reason, until=body.until
-        )
-        await record(
-            session,
-            request,
-            admin,
-            action="tenant.pause",
-            target=slug,
-            reason=body.reason,
-            details={"until": body.until.isoformat() if body.until else None},
-        )
-        view = controls.tenant_pause_view(tenant)
-    return JSONResponse(view)
+
+    async def pause(session: AsyncSession, slug: str) -> Tenant:
+        return await controls.pause_tenant(session, slug=slug, reason=body.reason, until=body.until)
+
+    return await _change_tenant(
+        request,
+        admin,
+        action="tenant.pause",
+        change=pause,
+        reason=body.reason,
+        details={"until": body.until.isoformat() if body.until else None},
+    )
 
 
 async def resume_tenant(request: Request) -> JSONResponse:
     admin = await require_admin(request)
     body = await optional_body(request, Reason)
-    slug = request.path_params["slug"]
-    state = app_state(request)
-    async with session_scope(state.sessions) as session:
-        tenant = await controls.resume_tenant(session, slug=slug)
-        await record(
-            session, request, admin, action="tenant.resume", target=slug, reason=body.reason
-        )
-        view = controls.tenant_pause_view(tenant)
-    return JSONResponse(view)
+
+    async def resume(session: AsyncSession, slug: str) -> Tenant:
+        return await controls.resume_tenant(session, slug=slug)
+
+    return await _change_tenant(
+        request, admin, action="tenant.resume", change=resume, reason=body.reason
+    )
 
 
 # ---- simulated carrier --------------------------------------------------------------------------
@@ -206,9 +225,10 @@ async def put_simulator_number(request: Request) -> JSONResponse:
 
 
 _EMERGENCY_DESCRIPTION = (
-    "Emergency mode stops all new dialing on every worker (the dial step reads it from "
-    "PostgreSQL at each dial) and holds pending work; intake continues. With `duration_s` it "
-    "expires by itself; `hangup_active` also asks telephony to hang up live calls."
+    "Emergency mode stops all new dialing on every worker (the dialer reads it from "
+    "PostgreSQL in each dial's transaction and again right before it calls the carrier) and "
+    "holds pending work; intake continues. With `duration_s` it expires by itself; "
+    "`hangup_active` also asks telephony to hang up live calls."
 )
 
 routes: list[ApiRoute] = [

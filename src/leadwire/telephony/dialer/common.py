@@ -30,6 +30,11 @@ from leadwire.tenants.service import effective_settings
 
 DIAL_JOB_TIMEOUT_S = 90
 HOLD_RECHECK_S = 15.0
+# Held work whose hold ends by itself is looked at again this long after the end: SAQ schedules
+# whole seconds, so a job may start up to a second early, and would find the hold still on.
+HOLD_END_MARGIN_S = 1.0
+# ... spread over this long, so that the work held meanwhile does not all go at once.
+HOLD_END_SPREAD_S = 1.0
 DRAIN_BUDGET_S = 20.0
 SHORT_WAIT_MS = 2_000
 WAITERS_PER_PROCESS = 2
@@ -64,6 +69,25 @@ def hold_reason(flags: Flags, tenant: Tenant, priority: str, now: dt.datetime) -
     if flags.queue_paused(priority):
         return "queue_paused"
     return None
+
+
+def recheck_at(flags: Flags, tenant: Tenant | None, now: dt.datetime) -> dt.datetime:
+    """When held work is looked at again: after the usual ~15 s, or within ~2 s after the hold's
+    own end when that comes sooner (an emergency with a duration, a tenant pause with an end), so
+    work resumes when a hold expires by itself rather than up to 15 s later."""
+    recheck = now + hold_delay()
+    ends = [
+        until
+        for until in (
+            flags.emergency.until if flags.emergency is not None else None,
+            tenant.paused_until if tenant is not None else None,
+        )
+        if until is not None and now < until < recheck
+    ]
+    if not ends:
+        return recheck
+    spread = _RNG.uniform(0.0, HOLD_END_SPREAD_S)
+    return min(ends) + dt.timedelta(seconds=HOLD_END_MARGIN_S + spread)
 
 
 def slot_config(limits: TenantLimits) -> SlotConfig:

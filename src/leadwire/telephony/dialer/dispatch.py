@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadwire.compliance.decision import Verdict
 from leadwire.leads import repository as leads_repo
 from leadwire.leads.models import Lead, LeadStatus
+from leadwire.platform import opsstats
 from leadwire.platform.classify import classify
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass, ExternalServiceError
@@ -38,7 +39,9 @@ from leadwire.telephony.dialer.common import (
     enqueue_redial,
     evaluate,
     from_ms,
+    hold_reason,
     next_time,
+    recheck_at,
     schedule_dispatch,
 )
 from leadwire.telephony.gate import (
@@ -305,6 +308,15 @@ async def _decide_and_record(
         lead.status = LeadStatus.BLOCKED
         lead.next_action_at = None
         return ("no_tenant_or_phone", now)
+    flags = await read_flags(session, now=now)
+    # Pauses are judged here at the real time: the gate's clock may be shifted (simulated
+    # carrier), and an emergency, a pause or its end is a real instant.
+    held = hold_reason(flags, tenant, claim.priority, now)
+    if held is not None:
+        at = recheck_at(flags, tenant, now)
+        lead.next_action_at, lead.updated_at = at, now
+        enqueue_redial(session, lead, attempt=claim.attempt, at=at)
+        return (held, at)
     settings = effective_settings(tenant)
     dial_limits = limits_of(state)
     limits = effective_limits(settings, tenant.plan).adapted(
@@ -312,7 +324,6 @@ async def _decide_and_record(
     )
     day = budget_day(settings.timezone, now)
     usage = await dial_limits.usage(tenant_id=tenant.id, day=day)
-    flags = await read_flags(session, now=now)
     decision = await evaluate(
         session,
         state=state,
@@ -453,9 +464,10 @@ async def _record_attempt(
     return _prepared_from(call, lead, claim, recovery=False)
 
 
-async def _wait_for_send(state: AppState, send_ms: int) -> None:
+async def _wait_for_send(state: AppState, send_ms: int) -> int:
     """Sleep until the reserved send time; a dialer that missed it by more than half the guard
-    reserves a new one, so the carrier never sees two calls closer than 1/cps."""
+    reserves a new one, so the carrier never sees two calls closer than 1/cps. Returns the send
+    time it waited for."""
     board = board_of(state)
     tolerance_ms = board.tolerance_ms
     for _ in range(5):
@@ -464,8 +476,28 @@ async def _wait_for_send(state: AppState, send_ms: int) -> None:
             await asyncio.sleep((send_ms - now_ms) / 1000)
             now_ms = time.time() * 1000
         if now_ms <= send_ms + tolerance_ms:
-            return
+            return send_ms
         send_ms = await board.reserve_send()
+    return send_ms
+
+
+async def _cleared_to_send(state: AppState, claim: Claim, prepared: Prepared) -> bool:
+    """Wait for the send time, then read the switches (`_held_before_placing`); False: held.
+
+    The switches' read is a transaction: under load it can outlast the send tolerance, and a
+    late send next to an on-time one would put two calls closer than 1/cps at the carrier. A
+    read that ends late takes a new send time and reads again."""
+    send_ms = claim.send_ms
+    for _ in range(5):
+        send_ms = await _wait_for_send(state, send_ms)
+        if await _held_before_placing(state, prepared):
+            return False
+        if time.time() * 1000 <= send_ms + board_of(state).tolerance_ms:
+            return True
+        send_ms = await board_of(state).reserve_send()
+    # Five late reads in a row: send at the next reserved time, on the last read's answer.
+    await _wait_for_send(state, send_ms)
+    return True
 
 
 async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
@@ -486,9 +518,14 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
                         recovered=True,
                     )  # fmt: skip
             metrics.dials.labels(prepared.priority, "recovered").inc()
+            await opsstats.record_dial(
+                state.redis, state.metrics, priority=prepared.priority, received_to_dial_s=None,
+                tenant_id=str(prepared.tenant_id),
+            )  # fmt: skip
             return
     public = state.settings.public_url
-    await _wait_for_send(state, claim.send_ms)
+    if not await _cleared_to_send(state, claim, prepared):
+        return
     try:
         placed = await provider.create_call(
             to=prepared.to,
@@ -512,10 +549,53 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
             return
         await calls.store_placed(session, state=state, call=call, placed=placed, now=now)
     metrics.dials.labels(prepared.priority, "placed").inc()
-    if prepared.attempt == 1:
-        state.metrics.speed_to_lead.labels(prepared.priority).observe(
-            max(0.0, (now - prepared.received_at).total_seconds())
+    # The platform-wide figures (dashboard, admin metrics) and the speed-to-lead histogram.
+    speed = max(0.0, (now - prepared.received_at).total_seconds())
+    await opsstats.record_dial(
+        state.redis,
+        state.metrics,
+        priority=prepared.priority,
+        received_to_dial_s=speed if prepared.attempt == 1 else None,
+        tenant_id=str(prepared.tenant_id),
+    )
+
+
+async def _held_before_placing(state: AppState, prepared: Prepared) -> bool:
+    """Read the platform switches once more, right before the provider is called.
+
+    The dial transaction read them, but the send-time wait and a busy process can put a second
+    or more between it and this moment: a call decided before emergency mode (or a pause of its
+    queue) must not reach the carrier after the switch. Nothing is awaited between this read
+    and the provider's request. A held attempt stays recorded without a CallSid, its dial
+    lease moved to when the hold may be over; the sweeper posts it again then, and that dial
+    asks the provider first, as after a crash: nobody is called twice.
+    """
+    now = utcnow()
+    async with unit_of_work(state) as session:
+        flags = await read_flags(session, now=now)
+        if flags.emergency is not None:
+            reason = "emergency_mode"
+        elif flags.queue_paused(prepared.priority):
+            reason = "queue_paused"
+        else:
+            return False
+        call = await repository.lock_call(session, prepared.call_id)
+        if call is None or call.provider_call_id is not None or call.finalized_at is not None:
+            return True
+        at = recheck_at(flags, None, now)
+        call.dial_lease_until = at
+        lead = await leads_repo.lock_lead(
+            session, tenant_id=prepared.tenant_id, lead_id=prepared.lead_id
         )
+        if lead is not None and lead.status == LeadStatus.DIALING:
+            lead.next_action_at, lead.updated_at = at, now
+            await leads_repo.add_event(
+                session, tenant_id=lead.tenant_id, lead_id=lead.id, kind="dialer.held",
+                data={"stage": "place", "reason": reason, "call_id": str(call.id),
+                      "until": at.isoformat()},
+            )  # fmt: skip
+    dialer_metrics(state).held.labels(reason).inc()
+    return True
 
 
 async def _create_failed(state: AppState, prepared: Prepared, exc: ExternalServiceError) -> None:

@@ -18,10 +18,10 @@ from leadwire.telephony.dialer.common import (
     EARLY_TOLERANCE_S,
     enqueue_redial,
     evaluate,
-    hold_delay,
     hold_reason,
     next_time,
     post_ticket,
+    recheck_at,
 )
 from leadwire.telephony.metrics import dialer_metrics
 from leadwire.tenants import repository as tenants_repo
@@ -106,11 +106,12 @@ async def make_eligible(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.
         tenant = await tenants_repo.get_by_id(session, tenant_id)
         if tenant is None:
             return
-        reason = hold_reason(await read_flags(session, now=now), tenant, lead.priority, now)
+        flags = await read_flags(session, now=now)
+        reason = hold_reason(flags, tenant, lead.priority, now)
         if reason is not None:
             locked = await leads_repo.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
             if locked is not None and locked.status == LeadStatus.SCHEDULED:
-                locked.next_action_at = now + hold_delay()
+                locked.next_action_at = recheck_at(flags, tenant, now)
                 enqueue_redial(session, locked, attempt=attempt, at=locked.next_action_at)
             dialer_metrics(state).held.labels(reason).inc()
             return
