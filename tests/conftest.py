@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 
 from leadwire.app import create_app
 from leadwire.platform import db
-from leadwire.platform.embedded import EmbeddedServers
+from leadwire.platform.embedded import EmbeddedServers, EmbeddedValkey
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
 from tests.helpers import ADMIN_TOKEN, SECRET_KEY
@@ -145,3 +145,15 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def token() -> str:
     return secrets.token_urlsafe(8)
+
+
+@pytest.fixture
+def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
+    """A Valkey of the test's own, without persistence: stopping it loses every key, and
+    disturbs no other test."""
+    valkey = EmbeddedValkey(tmp_path, persist=False)
+    valkey.start()
+    try:
+        yield valkey
+    finally:
+        valkey.stop()

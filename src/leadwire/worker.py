@@ -32,6 +32,7 @@ from leadwire.platform.queues import (
     INTAKE_QUEUES,
     MAINTENANCE,
     QUEUE_NAMES,
+    SWEEP_S,
 )
 from leadwire.platform.settings import Settings
 from leadwire.platform.state import AppState, open_state
@@ -106,7 +107,8 @@ def build_workers(
             concurrency=concurrency if name != MAINTENANCE else 2,
             cron_jobs=cron_jobs() if name == MAINTENANCE else None,
             startup=startup,
-            timers={"schedule": 1, "sweep": 30, "abort": 1, "worker_info": 10},
+            # The sweep re-queues jobs whose worker died (see platform.queues: heartbeats).
+            timers={"schedule": 1, "sweep": SWEEP_S, "abort": 1, "worker_info": 10},
             shutdown_grace_period_s=20,
             dequeue_timeout=1.0,
         )

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,17 +24,6 @@ from tests.leads.checks import (
     with_settings,
 )
 from tests.leads.deliveries import direct, salesforce, zapier
-
-
-@pytest.fixture
-def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
-    """A Valkey of this test's own, so stopping it disturbs no other test."""
-    valkey = EmbeddedValkey(tmp_path, persist=False)
-    valkey.start()
-    try:
-        yield valkey
-    finally:
-        valkey.stop()
 
 
 @pytest.mark.slow

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
+from leadwire.platform import db
 from leadwire.platform.http import ApiRoute
+from leadwire.platform.state import AppState
 from tests.helpers import admin_headers, bearer, error_of, make_tenant
 
 
@@ -94,6 +99,48 @@ async def test_unhandled_error_is_500_without_stack_trace(app: Starlette) -> Non
     assert error["code"] == "internal_error"
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
+
+
+async def test_a_server_that_does_not_answer_is_503_with_retry_after(
+    app: Starlette, clean: AppState
+) -> None:
+    """Any route, not only intake: PostgreSQL or Redis unreachable is "retry later" (Twilio's
+    callbacks come back), while a database error that is a bug stays a 500."""
+    dead_db = db.create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/leadwire", pool_size=1)
+    dead_redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+
+    async def reads_postgres(request: Request) -> Response:
+        async with dead_db.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        return Response()
+
+    async def reads_redis(request: Request) -> Response:
+        await dead_redis.get("x")
+        return Response()
+
+    async def bad_statement(request: Request) -> Response:
+        async with clean.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT * FROM no_such_table")
+        return Response()
+
+    app.router.routes.extend(
+        [Route("/pg", reads_postgres), Route("/redis", reads_redis), Route("/bug", bad_statement)]
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="https://leadwire.test") as c:
+            for path in ("/pg", "/redis"):
+                response = await c.get(path)
+                assert response.status_code == 503, path
+                assert error_of(response)["code"] == "service_unavailable"
+                assert response.headers["retry-after"] == "5"
+            bug = await c.get("/bug")
+        assert bug.status_code == 500
+        assert error_of(bug)["code"] == "internal_error"
+        assert "no_such_table" not in bug.text
+    finally:
+        await dead_db.dispose()
+        await dead_redis.aclose()
 
 
 async def test_metrics_are_prometheus_text_with_prefix(client: httpx.AsyncClient) -> None:

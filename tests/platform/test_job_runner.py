@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from saq import Job
+from saq.job import Status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -289,3 +290,35 @@ async def test_a_retried_failure_that_needs_a_human_escalates_at_once(clean: App
     assert run_at is not None
     assert run_at >= time.time() + 3500  # 22005: wait an hour before the next try
     assert await _letters(clean) == []
+
+
+async def test_a_job_whose_worker_died_runs_again_after_its_heartbeat(clean: AppState) -> None:
+    """A running job is touched by the wrapper; one that a dead worker had taken is not, so
+    SAQ's sweep finds it stuck after its heartbeat (not its whole timeout) and runs it again."""
+    queue = clean.queues["intake"]
+    runs: list[str] = []
+
+    async def work(ctx: dict[str, Any], *, lead_id: str) -> None:
+        runs.append(lead_id)
+        if lead_id == "alive":
+            await asyncio.sleep(3.5)  # longer than its heartbeat: touched meanwhile
+
+    for lead_id in ("orphan", "alive"):
+        assert await clean.queues.enqueue(
+            "intake", "test.work", job_key=f"k-{lead_id}", timeout_s=60, heartbeat_s=1,
+            lead_id=lead_id,
+        )  # fmt: skip
+    # A worker takes "orphan" as SAQ's does, then dies before running it.
+    orphan = await queue.dequeue()
+    assert orphan is not None and orphan.key == "k-orphan"
+    orphan.started = int(time.time() * 1000)
+    await orphan.update(status=Status.ACTIVE)
+    async with running_worker(clean, "intake", {"test.work": work}):
+        await wait_for_job(clean, "intake", "k-alive", statuses={"active"})
+        await asyncio.sleep(2.0)
+        await clean.redis.delete(queue._sweep)  # type: ignore[attr-defined]  # the start's lock
+        swept = await queue.sweep(lock=1, abort=0.5)
+        assert swept == [queue.job_id("k-orphan")]  # not the job that is still running
+        await wait_for_job(clean, "intake", "k-orphan", statuses={"complete"})
+        await wait_for_job(clean, "intake", "k-alive", statuses={"complete"})
+    assert sorted(runs) == ["alive", "orphan"]

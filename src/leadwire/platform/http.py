@@ -12,13 +12,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import sqlalchemy.exc as sa_exc
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadwire.platform.classify import classify
 from leadwire.platform.errors import (
     BadRequest,
     InvalidPayload,
@@ -156,9 +159,43 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", f"internal error (request id {request_id})")
 
 
+# Classifications that mean "a server this request needs did not answer" (connection refused or
+# reset, a pool checkout that timed out), rather than a bug.
+_UNAVAILABLE = frozenset({"database_unavailable", "redis_unavailable", "network", "timeout"})
+UNAVAILABLE_RETRY_AFTER_S = 5
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    """PostgreSQL or Redis failing under any route: 503 with `Retry-After`, else a 500.
+
+    Intake turns a database outage into 503 itself; this covers every other route, notably
+    Twilio's callbacks, so that an outage answers "come back later" (logged as a warning)
+    instead of a 500 with a stack trace per request. A database error that is not an outage
+    (a bad statement) is a bug and stays a 500. Registered per exception type, not under
+    `Exception`: Starlette re-raises whatever reaches its last-resort handler, and the server
+    would log each one as a crash.
+    """
+    classification = classify(exc)
+    if classification.code not in _UNAVAILABLE:
+        return await unhandled_error_handler(request, exc)
+    log.warning(
+        "request refused: a server it needs is unavailable",
+        extra={"path": request.url.path, "code": classification.code, "error": repr(exc)},
+    )
+    return error_response(
+        503,
+        "service_unavailable",
+        "a server this request needs is unavailable; retry later",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
+
+
 EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     LeadwireError: leadwire_error_handler,
     HTTPException: http_exception_handler,
+    sa_exc.SQLAlchemyError: server_error_handler,
+    RedisError: server_error_handler,
+    OSError: server_error_handler,  # asyncpg raises a refused connection as itself
     Exception: unhandled_error_handler,
 }
 

@@ -22,7 +22,9 @@ code of its own. When a task raises:
    tenant, whose configuration must change.
 
 A task's SAQ timeout is enforced here, a little before SAQ's own, so a timeout is classified
-(temporary) like any other failure instead of bypassing the policy.
+(temporary) like any other failure instead of bypassing the policy. A job with a heartbeat
+(`platform.queues.JOB_HEARTBEAT_S`) is touched here while it runs, so that only a job whose
+worker died goes without one.
 """
 
 from __future__ import annotations
@@ -117,6 +119,16 @@ async def _escalate(
         log.error("escalation not raised", extra={"task": task, "error": repr(exc)})
 
 
+async def _keep_alive(job: Any, every_s: float) -> None:
+    """Touch the running job (SAQ's `touched`) every `every_s` seconds until cancelled."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await job.update()
+        except Exception as exc:  # Redis away: the job goes on; at worst SAQ runs it again
+            log.warning("job heartbeat failed", extra={"job_key": job.key, "error": repr(exc)})
+
+
 def classified(task: str, queue: str, fn: Task) -> Task:
     """Wrap the SAQ task `fn`, registered as `task` on `queue`, in the failure policy."""
 
@@ -125,9 +137,17 @@ def classified(task: str, queue: str, fn: Task) -> Task:
         job = ctx.get("job")
         if job is None:  # called directly, outside a worker: nothing to retry with
             return await fn(ctx, **kwargs)
+        heartbeat = (
+            asyncio.create_task(_keep_alive(job, job.heartbeat / 3)) if job.heartbeat else None
+        )
         try:
-            async with asyncio.timeout(_deadline_s(job.timeout)):
-                return await fn(ctx, **kwargs)
+            try:
+                async with asyncio.timeout(_deadline_s(job.timeout)):
+                    return await fn(ctx, **kwargs)
+            finally:
+                if heartbeat is not None:  # stopped before SAQ records the job's end
+                    heartbeat.cancel()
+                    await asyncio.gather(heartbeat, return_exceptions=True)
         except Exception as exc:
             await _on_failure(ctx["state"], job=job, task=task, queue=queue, exc=exc)
             raise
