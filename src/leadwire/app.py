@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -176,12 +177,20 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> Starlett
     return app
 
 
+SERVE_PID_ENV = "LEADWIRE_SERVE_PID"
+
+
 def app_from_environment() -> Starlette:
     """The app of one `leadwire serve --workers N` process (uvicorn calls it in each).
 
     The process dies with the serve process that spawned it, like `leadwire up`'s children.
+    The parent-death signal only covers a parent that dies after it is set: one that died while
+    this process was still starting has left it to init, so it stops at once.
     """
     die_with_parent()
+    parent = os.environ.get(SERVE_PID_ENV)
+    if parent and os.getppid() != int(parent):
+        raise SystemExit("leadwire serve is gone; this API process stops")
     settings = load_settings()
     configure_logging(settings.log_level)
     return create_app(settings)

@@ -62,7 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from leadwire.app import create_app
+    from leadwire.app import SERVE_PID_ENV, create_app
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -82,7 +82,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), **options)
     else:
         # Several processes accept on one listening socket; uvicorn's supervisor restarts any
-        # that dies. Each builds its own app (its own pools) from the environment.
+        # that dies. Each builds its own app (its own pools) from the environment, and checks
+        # that this process is still its parent (see `app_from_environment`).
+        os.environ[SERVE_PID_ENV] = str(os.getpid())
         uvicorn.run("leadwire.app:app_from_environment", factory=True, workers=workers, **options)
     return 0
 
