@@ -85,4 +85,4 @@ async def half_leads(state: AppState) -> int:
 async def intake_job_pending(state: AppState, job_key: str) -> bool:
     """Whether a job with `job_key` is pending on either intake lane (`intake`, or
     `intake_urgent` for emergency leads)."""
-    return any([await state.queues.job_pending(lane, job_key) for lane in INTAKE_QUEUES])
+    return await state.queues.job_pending_on_any(INTAKE_QUEUES, job_key)

@@ -174,9 +174,9 @@ async def queue_depths(state: AppState) -> dict[str, dict[str, int]]:
     names = [state.queues[name] for name in QUEUE_NAMES]
     async with redis.pipeline(transaction=False) as pipe:
         for queue in names:
-            pipe.llen(queue._queued)  # type: ignore[attr-defined]
-            pipe.llen(queue._active)  # type: ignore[attr-defined]
-            pipe.zcard(queue._incomplete)  # type: ignore[attr-defined]
+            pipe.llen(queue._queued)
+            pipe.llen(queue._active)
+            pipe.zcard(queue._incomplete)
         raw = await pipe.execute()
     out: dict[str, dict[str, int]] = {}
     for i, name in enumerate(QUEUE_NAMES):

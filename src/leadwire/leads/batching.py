@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,11 +74,11 @@ class _Batcher:
         self.loop = asyncio.get_running_loop()
         # A quarter of the pool stays free for the tenant and API-key lookups of a burst.
         self._in_flight = max(1, min(MAX_IN_FLIGHT, state.settings.db_pool_size * 3 // 4))
-        self._waiting: list[_Delivery] = []
+        self._waiting: deque[_Delivery] = deque()
         self._flushing: set[asyncio.Task[None]] = set()
 
     async def ingest(self, tenant_id: uuid.UUID, leads: Sequence[PreparedLead]) -> list[Ingested]:
-        answer: asyncio.Future[list[Ingested]] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[list[Ingested]] = self.loop.create_future()
         self._waiting.append(_Delivery(tenant_id, leads, answer))
         if len(self._flushing) < self._in_flight:
             task = asyncio.create_task(self._flush())
@@ -113,7 +114,7 @@ class _Batcher:
             count = len(self._waiting[0].leads)
             if batch and size + count > MAX_BATCH_LEADS:
                 break
-            batch.append(self._waiting.pop(0))
+            batch.append(self._waiting.popleft())
             size += count
         return batch
 

@@ -332,6 +332,8 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
     if tenant is None:
         return "missing"
 
+    # The dialer's route step when the composition root plugged it in (see the docstring).
+    router = state.services.get(ROUTER)
     # Slow outside calls (provider API, enricher) run before the transaction, not inside it.
     inbound = inbound_of(lead)
     fetched = lead.status == LeadStatus.PENDING_FETCH.value
@@ -412,7 +414,6 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
             kind="lead.ready",
             data={"priority": decision.priority.value, "reason": decision.reason},
         )
-        router = state.services.get(ROUTER)
         if router is None:
             enqueue_after_commit(
                 session,

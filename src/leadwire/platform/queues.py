@@ -118,17 +118,22 @@ class BatchingRedisQueue(RedisQueue):
         return [bool(answer) for answer in answers]
 
 
+def _job_options(job_key: str, timeout_s: int, max_tries: int, heartbeat_s: int) -> dict[str, Any]:
+    """The SAQ job fields every enqueue sets the same way."""
+    return {"key": job_key, "timeout": timeout_s, "retries": max_tries, "heartbeat": heartbeat_s}
+
+
 class Queues:
     """The named SAQ queues over one Redis client."""
 
     def __init__(self, redis: Redis, *, prefix: str = "leadwire") -> None:
         self.redis = redis
         self.prefix = prefix
-        self._queues: dict[str, Queue] = {
+        self._queues: dict[str, BatchingRedisQueue] = {
             name: BatchingRedisQueue(redis, name=f"{prefix}:{name}") for name in QUEUE_NAMES
         }
 
-    def __getitem__(self, name: str) -> Queue:
+    def __getitem__(self, name: str) -> BatchingRedisQueue:
         return self._queues[name]
 
     def items(self) -> list[tuple[str, Queue]]:
@@ -147,12 +152,7 @@ class Queues:
         **kwargs: Any,
     ) -> bool:
         """Enqueue `task` on `queue`; False when a job with `job_key` is already pending."""
-        options: dict[str, Any] = {
-            "key": job_key,
-            "timeout": timeout_s,
-            "retries": max_tries,
-            "heartbeat": heartbeat_s,
-        }
+        options = _job_options(job_key, timeout_s, max_tries, heartbeat_s)
         if run_at is not None and run_at > dt.datetime.now(dt.UTC):
             # A job due now goes straight to the queue: a scheduled one waits for a worker's
             # schedule poll, up to a second later.
@@ -172,24 +172,22 @@ class Queues:
     ) -> int:
         """Enqueue `task` once per (job key, kwargs) in one Redis round trip; returns how many
         were new (a key already pending is skipped, as `enqueue` does)."""
-        target = self._queues[queue]
-        assert isinstance(target, BatchingRedisQueue)
         built = [
             Job(
-                function=task,
-                key=key,
-                timeout=timeout_s,
-                retries=max_tries,
-                heartbeat=heartbeat_s,
-                kwargs=kwargs,
+                function=task, kwargs=kwargs, **_job_options(key, timeout_s, max_tries, heartbeat_s)
             )
             for key, kwargs in jobs
         ]
-        return sum(await target.enqueue_batch(built))
+        return sum(await self._queues[queue].enqueue_batch(built))
 
     async def job_pending(self, queue: str, job_key: str) -> bool:
         job = await self._queues[queue].job(job_key)
         return job is not None and job.status in ("new", "queued", "active")
+
+    async def job_pending_on_any(self, queues: Sequence[str], job_key: str) -> bool:
+        """Whether a job with `job_key` is pending on any of `queues` (a lead's work may sit on
+        another intake lane than its current priority's)."""
+        return any([await self.job_pending(queue, job_key) for queue in queues])
 
     async def depth(self) -> dict[str, int]:
         return {name: await q.count("incomplete") for name, q in self._queues.items()}

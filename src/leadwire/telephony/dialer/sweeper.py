@@ -95,7 +95,7 @@ async def _sweep_lead(
     queue = priority if priority in DIAL_QUEUES else "medium"
     if status == LeadStatus.READY:
         key = job_key("lead.route", lead_id)
-        if not any([await state.queues.job_pending(lane, key) for lane in INTAKE_QUEUES]):
+        if not await state.queues.job_pending_on_any(INTAKE_QUEUES, key):
             await state.queues.enqueue(
                 intake_queue(priority), "dialer.route", job_key=key,
                 tenant_id=str(tenant_id), lead_id=str(lead_id),
