@@ -109,9 +109,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return _fail(f"unknown queue {unknown[0]!r}; queues are {', '.join(QUEUE_NAMES)}")
         kwargs["queues"] = queues
     else:
-        from leadwire.worker import WORKER_QUEUES
+        from leadwire.worker import ROLES
 
-        kwargs["queues"] = WORKER_QUEUES
+        kwargs["queues"] = ROLES[args.role]
     # uvloop (uvicorn's loop too): a worker spends most of its time in socket I/O and in
     # callbacks, both of which it runs in C.
     import uvloop
@@ -231,7 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="queue workers only")
     worker.add_argument("--concurrency", type=int, default=10)
     worker.add_argument(
-        "--queues", default=None, help="comma-separated (default: intake and the dial queues)"
+        "--queues", default=None, help="comma-separated (default: the role's queues)"
+    )
+    worker.add_argument(
+        "--role",
+        choices=["all", "dialer", "intake", "scheduler"],
+        default="all",
+        help="which work this process serves (default all: intake and the dial queues; "
+        "dialer: the dial queues and emergency intake; intake: ordinary intake and fetches; "
+        "scheduler: the cron)",
     )
     worker.add_argument(
         "--metrics-port",

@@ -29,7 +29,9 @@ from leadwire.platform.observability import Metrics, metrics_http_server
 from leadwire.platform.queues import (
     DIAL_QUEUES,
     INTAKE,
+    INTAKE_FETCH,
     INTAKE_QUEUES,
+    INTAKE_URGENT,
     MAINTENANCE,
     QUEUE_NAMES,
     SWEEP_S,
@@ -139,6 +141,17 @@ async def drain(workers: Sequence[Worker[Any]], *, grace_s: float) -> None:
 
 WORKER_QUEUES = (*INTAKE_QUEUES, *DIAL_QUEUES)
 SCHEDULER_QUEUES = (MAINTENANCE,)
+# What a process serves (`leadwire worker --role`). `all` is everything but the cron; at scale
+# the dialer runs apart from the bulk of intake, so a flood of ordinary leads never shares an
+# event loop (nor, given a lower CPU priority to the intake processes, a CPU) with dialing:
+# `dialer` serves the dial queues and the emergency intake lane, `intake` the ordinary lane
+# and the fetches of ids-only deliveries.
+ROLES: dict[str, tuple[str, ...]] = {
+    "all": WORKER_QUEUES,
+    "dialer": (INTAKE_URGENT, *DIAL_QUEUES),
+    "intake": (INTAKE_FETCH, INTAKE),
+    "scheduler": SCHEDULER_QUEUES,
+}
 
 
 async def run_worker(

@@ -52,6 +52,10 @@ from leadwire.simulate.population import CONSENT_TEXT, SimLead, population
 from leadwire.tenants import service as tenants
 
 FINAL = ("closed", "blocked", "rejected")
+# The intake workers' CPU priority: below the API, the dialer and the servers, as separate
+# deployments with their own CPU requests would be; a flood of ordinary leads then slows only
+# the ordinary leads.
+INTAKE_NICE = 10
 WORKING = ("pending_fetch", "accepted", "ready", "dialing")
 
 
@@ -157,7 +161,7 @@ async def run_simulation(
     folder = Path(tempfile.mkdtemp(prefix="leadwire-sim-"))
     base = load_settings()
     servers: EmbeddedServers | None = None
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     fake_server: uvicorn.Server | None = None
     fake_task: asyncio.Task[None] | None = None
     try:
@@ -221,15 +225,24 @@ async def run_simulation(
 
         me = [sys.executable, "-m", "leadwire.cli"]
         log = (folder / "platform.log").open("ab")
-        commands = [[*me, "serve", "--port", str(api_port)]]
-        commands += [[*me, "worker", "--concurrency", "20"] for _ in range(workers)]
-        commands.append([*me, "worker", "--queues", "maintenance"])
-        for command in commands:
-            processes.append(
-                subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603, ASYNC220 - start-up only
-            )
+        # The roles of a production deployment: the dialer apart from the bulk of intake, whose
+        # processes yield the CPU to everything else (see `INTAKE_NICE`).
+        commands = {
+            "api": [*me, "serve", "--port", str(api_port)],
+            "dialer": [*me, "worker", "--role", "dialer", "--concurrency", "20"],
+            **{
+                f"intake-{i + 1}": [*me, "worker", "--role", "intake", "--concurrency", "8"]
+                for i in range(workers)
+            },
+            "scheduler": [*me, "worker", "--role", "scheduler"],
+        }
+        for name, command in commands.items():
+            proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603, ASYNC220 - start-up only
+            if name.startswith("intake-"):
+                os.setpriority(os.PRIO_PROCESS, proc.pid, INTAKE_NICE)
+            processes[name] = proc
         async with httpx.AsyncClient(base_url=public_url, timeout=30) as client:
-            await _wait_ready(client, processes)
+            await _wait_ready(client, list(processes.values()))
             await _load_dnc(client, people, creds_by_tenant)
             progress = Progress(len(people), show_progress)
             acks = await _post_all(client, people, creds_by_tenant, public_url, progress)
@@ -240,9 +253,7 @@ async def run_simulation(
         report = await _report(engine, people, acks, creds_by_tenant, settings_offset=offset)
         report["cpu_s"] = _cpu_seconds(
             {
-                "api": processes[0].pid,
-                **{f"worker-{i + 1}": p.pid for i, p in enumerate(processes[1:-1])},
-                "scheduler": processes[-1].pid,
+                **{name: proc.pid for name, proc in processes.items()},
                 "postgres": servers.postgres.pid if servers else None,
                 "valkey": servers.valkey.pid if servers else None,
             }
@@ -258,10 +269,10 @@ async def run_simulation(
         await engine.dispose()
         return report
     finally:
-        for proc in processes:
+        for proc in processes.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-        for proc in processes:
+        for proc in processes.values():
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -400,7 +411,8 @@ async def _wait_final(
                 await conn.execute(
                     text(
                         "SELECT count(*) FILTER (WHERE status = ANY(:working)),"
-                        " count(*) FILTER (WHERE status = 'scheduled' AND next_action_at < now() + interval '2 minutes'),"
+                        " count(*) FILTER (WHERE status = 'scheduled' AND (next_action_at < now() - interval '30 seconds'"
+                        "   OR (attempts = 0 AND next_action_at < now() + interval '2 minutes'))),"
                         " count(*) FILTER (WHERE status = ANY(:final)), count(*) FROM leads"
                     ),
                     {"working": list(WORKING), "final": list(FINAL)},
