@@ -16,7 +16,8 @@ from leadwire.platform import flags, opsstats
 from leadwire.platform.db import session_scope, utcnow
 from leadwire.platform.jobs import job_key
 from leadwire.platform.state import AppState
-from leadwire.telephony import dialer, simulator, tasks
+from leadwire.telephony import calls, dialer, simulator, tasks
+from leadwire.telephony.board import ticket
 from leadwire.telephony.dialer import dispatch
 from leadwire.telephony.models import Call
 from leadwire.telephony.providers.simulated import SimulatedCarrier
@@ -69,9 +70,12 @@ async def test_a_ready_lead_is_routed_dialed_and_closed(
     await tasks.route(ctx, tenant_id=str(tenant.id), lead_id=str(lead_id))
     lead = await lead_row(clean, lead_id)
     assert lead.status == LeadStatus.SCHEDULED
-    assert await clean.queues.job_pending("high", job_key("lead.dial", lead_id, 1))
+    # Due now: on the board at once with a dispatcher wake-up, no dial job in between.
+    assert await board_of(clean).has(ticket(lead_id, 1))
+    assert not await clean.queues.job_pending("high", job_key("lead.dial", lead_id, 1))
+    assert await clean.queues[calls.DISPATCH_QUEUE].count("queued") >= 1
 
-    await tasks.dial(ctx, tenant_id=str(tenant.id), lead_id=str(lead_id))
+    await tasks.dispatch(ctx)
     [call] = await calls_of(clean, lead_id)
     assert call.provider_call_id is not None and call.provider_call_id.startswith("CA")
     assert call.from_number == "+14045550100"

@@ -7,8 +7,9 @@ the same things. Nothing here is created at import time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,8 @@ class AppState:
     secret_box: SecretBox
     # Area services registered at start (telephony provider, enricher, agent factory, ...).
     services: dict[str, Any] = field(default_factory=dict)
+    # Run (in order) when the state closes, before its pools: services' own sessions.
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def _describe_db(url: str) -> str:
@@ -112,6 +115,7 @@ async def open_state(
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     limiter = RateLimiter(settings.redis_url)
+    state: AppState | None = None
     try:
         await check_servers(engine, redis, settings)
         if check_schema_version:
@@ -129,6 +133,9 @@ async def open_state(
         )
         yield state
     finally:
+        for close in state.on_close if state is not None else ():
+            with contextlib.suppress(Exception):
+                await close()
         await http.aclose()
         await limiter.close()
         await redis.aclose()

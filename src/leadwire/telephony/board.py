@@ -6,7 +6,9 @@ The board decides instead. It lives in Redis and every decision is one Lua scrip
 number of worker processes share it as if they were one:
 
 * A `dialer.dial` job, at the lead's due time, *posts* a ticket (lead, attempt) to the board:
-  one sorted set per (priority, tenant), scored by when the ticket is due.
+  one sorted set per (priority, tenant), scored by when the ticket is due. The route step posts
+  an attempt due within seconds itself, ahead of its time; its "posted" (eligible) time is then
+  its due time.
 * Any dialer then *claims* the best ticket: priorities in order (emergency, high, medium,
   low); within a priority the tenants take turns (a round-robin set scored by when each was
   last served), so one tenant's backlog never starves another tenant at the same or a higher
@@ -56,7 +58,7 @@ if redis.call('HEXISTS', P..'tickets', member) == 1 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', P..'tickets', member, prio..'|'..tenant)
-redis.call('HSET', P..'posted', member, now)
+redis.call('HSET', P..'posted', member, math.max(now, tonumber(ARGV[5])))
 redis.call('ZADD', P..'q:'..prio..':'..tenant, math.max(tonumber(ARGV[5]), 0), member)
 if not redis.call('ZSCORE', P..'rr:'..prio, tenant) then
   redis.call('ZADD', P..'rr:'..prio, tonumber(redis.call('GET', P..'rrseq') or '0'), tenant)

@@ -29,6 +29,9 @@ from leadwire.tenants.models import Tenant
 from leadwire.tenants.service import effective_settings
 
 DIAL_JOB_TIMEOUT_S = 90
+# A routed attempt due within this long goes on the board at once (with a dispatcher wake-up
+# at its due time) instead of through a `dialer.dial` job; later ones keep their job.
+DIRECT_POST_WITHIN = dt.timedelta(seconds=5)
 HOLD_RECHECK_S = 15.0
 # Held work whose hold ends by itself is looked at again this long after the end: SAQ schedules
 # whole seconds, so a job may start up to a second early, and would find the hold still on.
@@ -157,12 +160,16 @@ async def post_ticket(
     )
 
 
-async def schedule_dispatch(state: AppState, *, delay_s: float) -> None:
+async def schedule_dispatch(state: AppState, *, delay_s: float, per_s: int = 1) -> None:
+    """A `dialer.dispatch` wake-up after `delay_s`; wake-ups are keyed by their time, `per_s`
+    keys a second (a posted attempt asks for a finer one: a wake-up that is running, about to
+    find the board empty, refuses another under its key)."""
     at = utcnow() + dt.timedelta(seconds=max(delay_s, 0.0))
+    slot = int(at.timestamp() * per_s)
     await state.queues.enqueue(
         calls.DISPATCH_QUEUE,
         "dialer.dispatch",
-        job_key=job_key("dialer.dispatch", int(at.timestamp())),
+        job_key=job_key("dialer.dispatch", slot if per_s == 1 else f"{slot}/{per_s}"),
         run_at=at,
         timeout_s=DIAL_JOB_TIMEOUT_S,
     )

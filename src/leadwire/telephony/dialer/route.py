@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
 from leadwire.compliance.decision import Verdict
 from leadwire.leads import repository as leads_repo
-from leadwire.leads.models import LeadStatus
+from leadwire.leads.models import Lead, LeadStatus
 from leadwire.platform.db import utcnow
 from leadwire.platform.flags import read_flags
 from leadwire.platform.jobs import enqueue_after_commit, job_key, unit_of_work
@@ -15,6 +16,7 @@ from leadwire.platform.state import AppState
 from leadwire.telephony import calls
 from leadwire.telephony.dialer.common import (
     DIAL_JOB_TIMEOUT_S,
+    DIRECT_POST_WITHIN,
     EARLY_TOLERANCE_S,
     enqueue_redial,
     evaluate,
@@ -22,16 +24,21 @@ from leadwire.telephony.dialer.common import (
     next_time,
     post_ticket,
     recheck_at,
+    schedule_dispatch,
 )
 from leadwire.telephony.metrics import dialer_metrics
 from leadwire.tenants import repository as tenants_repo
+from leadwire.tenants.models import Tenant
 from leadwire.tenants.service import effective_settings
+
+log = logging.getLogger("leadwire.telephony.dialer")
 
 # ---- 1. route ---------------------------------------------------------------------------------
 
 
 async def route_lead(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
     now = utcnow()
+    post: tuple[Lead, Tenant, int, dt.datetime] | None = None
     async with unit_of_work(state) as session:
         lead = await leads_repo.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
         if lead is None or lead.status != LeadStatus.READY:
@@ -64,16 +71,19 @@ async def route_lead(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUI
         attempt = lead.attempts + 1
         lead.status = LeadStatus.SCHEDULED
         lead.next_action_at = at
-        enqueue_after_commit(
-            session,
-            queue=priority,
-            task="dialer.dial",
-            job_key=job_key("lead.dial", lead.id, attempt),
-            run_at=at if at > now else None,
-            timeout_s=DIAL_JOB_TIMEOUT_S,
-            tenant_id=str(tenant_id),
-            lead_id=str(lead_id),
-        )
+        if at - now <= DIRECT_POST_WITHIN:
+            post = (lead, tenant, attempt, at)
+        else:
+            enqueue_after_commit(
+                session,
+                queue=priority,
+                task="dialer.dial",
+                job_key=job_key("lead.dial", lead.id, attempt),
+                run_at=at if at > now else None,
+                timeout_s=DIAL_JOB_TIMEOUT_S,
+                tenant_id=str(tenant_id),
+                lead_id=str(lead_id),
+            )
         await leads_repo.add_event(
             session,
             tenant_id=tenant_id,
@@ -87,6 +97,22 @@ async def route_lead(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUI
                 "reason": decision.reason,
             },
         )
+    if post is not None:
+        await _post_now(state, *post)
+
+
+async def _post_now(
+    state: AppState, lead: Lead, tenant: Tenant, attempt: int, at: dt.datetime
+) -> None:
+    """Put a committed attempt due within `DIRECT_POST_WITHIN` on the board at once, and wake
+    a dialer for its due time: no dial job and no second transaction stand between an
+    emergency lead and its call. Pauses are still read by the dial transaction. If Redis
+    fails here, the lead is scheduled and due: the sweeper queues its dial job."""
+    try:
+        await post_ticket(state, lead=lead, tenant=tenant, attempt=attempt, due=at)
+        await schedule_dispatch(state, delay_s=(at - utcnow()).total_seconds(), per_s=10)
+    except Exception as exc:
+        log.warning("posting a routed attempt failed; the sweeper re-queues it", exc_info=exc)
 
 
 # ---- 2. make eligible ------------------------------------------------------------------------

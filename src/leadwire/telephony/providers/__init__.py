@@ -40,7 +40,7 @@ def build_provider(state: AppState) -> TelephonyProvider:
 
     return SimulatedCarrier(
         redis=state.redis,
-        http=state.http,
+        http=None,
         signing_token=settings.twilio_signing_token,
         account_sid=simulated_account_sid(state),
         seed=settings.simulator_seed,
@@ -51,7 +51,11 @@ def build_provider(state: AppState) -> TelephonyProvider:
 def install(state: AppState) -> TelephonyProvider:
     """Register the configured provider (once) and return it."""
     if SERVICE not in state.services:
-        state.services[SERVICE] = build_provider(state)
+        provider = build_provider(state)
+        state.services[SERVICE] = provider
+        close = getattr(provider, "close", None)  # the simulated carrier's own session
+        if close is not None:
+            state.on_close.append(close)
     return cast(TelephonyProvider, state.services[SERVICE])
 
 
