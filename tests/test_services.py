@@ -4,6 +4,7 @@ AI enricher through its plain-dict hook."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 
@@ -14,7 +15,7 @@ from leadwire.leads.tasks import ROUTER, process
 from leadwire.platform.db import session_scope, utcnow
 from leadwire.platform.state import AppState
 from leadwire.services import IntakeEnricher, register_services
-from leadwire.telephony.dialer import route_lead
+from leadwire.telephony.dialer import route_locked
 from tests.helpers import bearer, make_tenant
 
 
@@ -54,10 +55,11 @@ async def test_intake_enricher_adapts_the_ai_enricher(clean: AppState) -> None:
 async def test_the_intake_job_routes_the_lead_it_made_ready(
     client: httpx.AsyncClient, clean: AppState
 ) -> None:
-    """With the composition root's router, `leads.process` runs the dialer's route step right
-    after its commit: the gate has decided and no `dialer.route` job was needed."""
+    """With the composition root's router, `leads.process` runs the dialer's route step in the
+    transaction that makes the lead ready: the gate has decided and no `dialer.route` job was
+    needed; the timeline keeps the order of the steps."""
     register_services(clean)
-    assert clean.services[ROUTER] is route_lead
+    assert clean.services[ROUTER] is route_locked
     _, key = await make_tenant(clean, settings={"agent": {"business_name": "Acme"}})
     posted = await client.post(
         "/v1/leads",
@@ -79,3 +81,39 @@ async def test_the_intake_job_routes_the_lead_it_made_ready(
     assert view["status"] == "blocked"
     assert view["compliance"]["stage"] == "queue"
     assert not await clean.queues.job_pending("intake_urgent", f"lead.route:{lead_id}")
+    kinds = [event["kind"] for event in view["timeline"]]
+    assert kinds[-3:] == ["lead.ready", "compliance.decision", "dialer.blocked"]
+
+
+async def test_a_failing_router_leaves_the_lead_ready_with_its_route_job(
+    client: httpx.AsyncClient, clean: AppState
+) -> None:
+    """The router fails inside the transaction: nothing it wrote stays, the lead is stored
+    ready and its `dialer.route` job is queued instead."""
+    register_services(clean)
+
+    async def broken(state: AppState, session: Any, lead: Any, *, now: object) -> None:
+        lead.status = "blocked"
+        await repository.add_event(
+            session, tenant_id=lead.tenant_id, lead_id=lead.id, kind="dialer.blocked"
+        )
+        raise RuntimeError("router bug")
+
+    clean.services[ROUTER] = broken
+    _, key = await make_tenant(clean, settings={"agent": {"business_name": "Acme"}})
+    posted = await client.post(
+        "/v1/leads",
+        json={"phone": "+15128670103", "message": "Emergency: no heat"},
+        headers=bearer(key),
+    )
+    lead_id = posted.json()["leads"][0]["lead_id"]
+    lead_job = await clean.queues["intake_urgent"].job(f"lead.process:{lead_id}")
+    assert lead_job is not None
+    tenant_id = str(lead_job.kwargs["tenant_id"])
+    assert await process({"state": clean}, tenant_id=tenant_id, lead_id=lead_id) == "ready"
+    view = (await client.get(f"/v1/leads/{lead_id}", headers=bearer(key))).json()
+    assert view["status"] == "ready"
+    kinds = [e["kind"] for e in view["timeline"]]
+    assert kinds.count("lead.ready") == 1
+    assert "dialer.blocked" not in kinds
+    assert await clean.queues.job_pending("intake_urgent", f"lead.route:{lead_id}")

@@ -27,7 +27,7 @@ from leadwire.leads.enrichment import (
 from leadwire.leads.enrichment.gemini_client import GeminiFailure
 from leadwire.platform.state import AppState
 from leadwire.telephony import service as telephony_service
-from leadwire.telephony.dialer import route_lead
+from leadwire.telephony.dialer import route_locked
 
 
 class IntakeEnricher:
@@ -90,5 +90,5 @@ def register_services(state: AppState) -> None:
     state.services[lead_views.VIEW_PARTS] = [_compliance_part, _calls_part]
     # The telephony provider (Twilio or the simulated carrier) and the calls part of a lead's view.
     telephony_service.install(state)
-    # The intake job routes a lead it made ready itself (see `leads.tasks`).
-    state.services[lead_tasks.ROUTER] = route_lead
+    # The intake job routes a lead it makes ready in the same transaction (see `leads.tasks`).
+    state.services[lead_tasks.ROUTER] = route_locked

@@ -174,8 +174,10 @@ async def add_event(
     kind: str,
     data: dict[str, Any] | None = None,
 ) -> None:
+    """Add a timeline event; it is written with the transaction's next flush (at commit at the
+    latest), in the order events were added (sessions do not autoflush: a query in the same
+    transaction does not see it)."""
     session.add(LeadEvent(tenant_id=tenant_id, lead_id=lead_id, kind=kind, data=data or {}))
-    await session.flush()
 
 
 async def list_leads(

@@ -21,10 +21,11 @@ an enricher, or when it fails, the deterministic `leads.urgency` decides.
 The job is idempotent: it re-reads the lead, does nothing unless the lead still waits for it,
 and writes under a row lock after re-checking the status. Telephony is above leads: the
 hand-off is the task NAME `dialer.route`, never an import. When the composition root registered
-a router (`state.services["lead_router"]`, the dialer's route step), the job routes the ready
-lead itself, right after its commit: one queue hop and one job fewer per lead. If that fails
-(or the process dies first), the route job is queued as before (or the sweeper queues it: the
-lead is `ready` with `next_action_at` = now).
+a router (`state.services["lead_router"]`, the dialer's `route_locked`), the job routes the
+ready lead in the same transaction that makes it ready: one commit, no queue hop and no route
+job per lead. If the router fails, that transaction is rolled back and the lead is stored ready
+with its route job queued, as without a router (if the process dies after the commit and before
+the enqueue, the sweeper queues it: the lead is `ready` with `next_action_at` = now).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadwire.leads import fetchers, repository
 from leadwire.leads.batching import PROCESS_TASK, process_lane
@@ -80,6 +83,17 @@ log = logging.getLogger("leadwire.leads")
 ROUTE_TASK = "dialer.route"
 ENRICHER = "enricher"
 ROUTER = "lead_router"
+
+
+class LeadRouter(Protocol):
+    """The dialer's route step for a lead the caller made ready and holds row-locked, in the
+    caller's transaction; returns what to run after the commit (posting to the board)."""
+
+    def __call__(
+        self, state: AppState, session: AsyncSession, lead: Lead, /, *, now: datetime
+    ) -> Awaitable[Callable[[], Awaitable[None]] | None]: ...
+
+
 FETCH_BASE_S = 5.0
 FETCH_CAP_S = 1800.0
 FETCH_JITTER = 0.25
@@ -346,11 +360,48 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
     normalized = normalize(
         inbound, default_region=tenant.default_region, field_map=tenant.field_map
     )
-    rejected = normalized.rejection is not None
     rules = urgency_of(normalized)
+    rejected = normalized.rejection is not None
     enrichment, skipped = (None, None) if rejected else await _enrich(state, normalized)
     decision = decide_priority(rules=rules, explicit=normalized.urgency, enrichment=enrichment)
 
+    outcome = _Outcome(
+        lead=lead, normalized=normalized, rules=rules, decision=decision,
+        enrichment=enrichment, skipped=skipped,
+    )  # fmt: skip
+    try:
+        return await _store(state, outcome, router=router)
+    except _RoutingFailed as failed:
+        # The routing rolled the whole transaction back: store the lead ready without it, and
+        # leave the routing to its own job (as without a router).
+        log.warning("routing a ready lead failed; its route job is queued", exc_info=failed)
+        return await _store(state, outcome, router=None)
+
+
+class _RoutingFailed(Exception):
+    """The router raised inside `_store`'s transaction (the cause is chained)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What `process` decided outside the transaction, for `_store` to write."""
+
+    lead: Lead
+    normalized: NormalizedLead
+    rules: UrgencyResult
+    decision: PriorityDecision
+    enrichment: dict[str, Any] | None
+    skipped: str | None
+
+
+async def _store(state: AppState, outcome: _Outcome, *, router: LeadRouter | None) -> str:
+    """The write: rejected, or ready and (with a router) routed, in one transaction."""
+    lead, normalized, rules, decision = (
+        outcome.lead, outcome.normalized, outcome.rules, outcome.decision
+    )  # fmt: skip
+    tenant_uuid, lead_uuid = lead.tenant_id, lead.id
+    fetched = lead.status == LeadStatus.PENDING_FETCH.value
+    after_commit: Callable[[], Awaitable[None]] | None = None
     async with unit_of_work(state) as session:
         locked = await repository.lock_lead(session, tenant_id=tenant_uuid, lead_id=lead_uuid)
         if locked is None or locked.status != lead.status:
@@ -364,7 +415,7 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
                 kind="lead.fetched",
                 data={"provider": lead.source, "phone_valid": normalized.phone.valid},
             )
-        if rejected:
+        if normalized.rejection is not None:
             await repository.update_lead(
                 session,
                 tenant_id=tenant_uuid,
@@ -393,10 +444,11 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
             },
             "priority_reason": decision.reason,
         }
-        if enrichment is not None:
-            stored_enrichment["enricher"] = enrichment
-        if skipped is not None:
-            stored_enrichment["enricher_skipped"] = skipped
+        if outcome.enrichment is not None:
+            stored_enrichment["enricher"] = outcome.enrichment
+        if outcome.skipped is not None:
+            stored_enrichment["enricher_skipped"] = outcome.skipped
+        now = utcnow()
         await repository.update_lead(
             session,
             tenant_id=tenant_uuid,
@@ -404,7 +456,7 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
             status=LeadStatus.READY.value,
             priority=decision.priority.value,
             enrichment=stored_enrichment,
-            next_action_at=utcnow(),
+            next_action_at=now,
             **values,
         )
         await repository.add_event(
@@ -420,15 +472,14 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
                 queue=intake_queue(decision.priority.value),
                 task=ROUTE_TASK,
                 job_key=route_job_key(lead_uuid),
-                tenant_id=tenant_id,
-                lead_id=lead_id,
+                tenant_id=str(tenant_uuid),
+                lead_id=str(lead_uuid),
             )
-    if router is not None:
-        try:
-            await router(state, tenant_id=tenant_uuid, lead_id=lead_uuid)
-        except Exception as exc:
-            log.warning("routing a ready lead failed; its route job is queued", exc_info=exc)
-            await _ensure_routed(
-                state, tenant_id=tenant_uuid, lead_id=lead_uuid, priority=decision.priority.value
-            )
+        else:
+            try:
+                after_commit = await router(state, session, locked, now=now)
+            except Exception as exc:
+                raise _RoutingFailed from exc
+    if after_commit is not None:
+        await after_commit()
     return "ready"

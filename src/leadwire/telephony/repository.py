@@ -92,8 +92,7 @@ async def add_event(
         sequence_number=sequence_number,
         effect=effect,
     )
-    session.add(event)
-    await session.flush()
+    session.add(event)  # written at the next flush (the commit): no round trip of its own
     return event
 
 

@@ -95,8 +95,7 @@ async def record_callback(
         )  # fmt: skip
         metrics.callbacks.labels(kind, "invalid").inc()
         return CallbackResult(ProviderActions(), error=exc)
-    await repository.lock_sid(session, parsed.call_sid)
-    call = await repository.lock_call_by_sid(session, parsed.call_sid)
+    call = await _locked_call(session, parsed.call_sid)
     if call is None:
         # Not stored yet (the dialer is about to), or not ours: kept and applied if it becomes ours.
         await repository.add_event(
@@ -121,12 +120,31 @@ async def record_callback(
     return CallbackResult(ProviderActions())
 
 
+async def _locked_call(session: AsyncSession, sid: str) -> Call | None:
+    """The call with this CallSid, row-locked. A call that has it stored needs nothing more:
+    its row lock orders the callbacks. Only when none has it yet is the CallSid's advisory lock
+    taken and the call read again, so that the callback and the dialer storing that CallSid
+    (`calls.store_placed`, under the same lock) come one after the other: either the dialer
+    stored it first and the callback applies to the call, or the callback is kept unlinked
+    and the dialer applies it."""
+    call = await repository.lock_call_by_sid(session, sid)
+    if call is not None:
+        return call
+    await repository.lock_sid(session, sid)
+    return await repository.lock_call_by_sid(session, sid)
+
+
 async def _machine_action(session: AsyncSession, *, call: Call) -> ProviderActions:
+    if call.provider_call_id is None or call.answered_by is None:
+        return ProviderActions()
+    answered_by = AnsweredBy(call.answered_by)
+    if answered_by is not AnsweredBy.FAX and not answered_by.is_machine:
+        return ProviderActions()  # a person (or AMD could not tell): the call goes on
     tenant = await tenants_repo.get_by_id(session, call.tenant_id)
-    if tenant is None or call.provider_call_id is None or call.answered_by is None:
+    if tenant is None:
         return ProviderActions()
     settings = effective_settings(tenant)
-    action = decide_machine(AnsweredBy(call.answered_by), settings=calls.outcome_settings(settings))
+    action = decide_machine(answered_by, settings=calls.outcome_settings(settings))
     if action is MachineAction.VOICEMAIL:
         try:
             message = twiml.voicemail_twiml(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 from dataclasses import dataclass
@@ -131,8 +132,23 @@ def tenant_secrets(tenant: Tenant, secret_box: SecretBox) -> dict[str, Any]:
     return secret_box.open(tenant.secrets)
 
 
+# The last validated settings per tenant: the dial path reads a tenant's settings several
+# times per call, and validating them (caller IDs parsed by phonenumbers, ...) costs more than
+# comparing the stored dict with the one validated last. Read-only: nobody mutates the model.
+_VALIDATED: dict[uuid.UUID | None, tuple[dict[str, Any], TenantSettings]] = {}
+_VALIDATED_MAX = 4096
+
+
 def effective_settings(tenant: Tenant) -> TenantSettings:
-    return TenantSettings.model_validate(tenant.settings or {})
+    raw = tenant.settings or {}
+    cached = _VALIDATED.get(tenant.id)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    settings = TenantSettings.model_validate(raw)
+    if len(_VALIDATED) >= _VALIDATED_MAX:
+        _VALIDATED.clear()
+    _VALIDATED[tenant.id] = (copy.deepcopy(raw), settings)
+    return settings
 
 
 def read_settings(tenant: Tenant, secret_box: SecretBox) -> dict[str, Any]:

@@ -19,7 +19,7 @@
 """
 
 from leadwire.telephony.dialer.dispatch import dial_claim, drain
-from leadwire.telephony.dialer.route import make_eligible, route_lead
+from leadwire.telephony.dialer.route import make_eligible, route_lead, route_locked
 from leadwire.telephony.dialer.sweeper import SweepReport, recover_dialing, sweep
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "make_eligible",
     "recover_dialing",
     "route_lead",
+    "route_locked",
     "sweep",
 ]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadwire.compliance.decision import Verdict
 from leadwire.leads import repository as leads_repo
@@ -33,72 +37,90 @@ from leadwire.tenants.service import effective_settings
 
 log = logging.getLogger("leadwire.telephony.dialer")
 
+AfterCommit = Callable[[], Awaitable[None]]
+
 # ---- 1. route ---------------------------------------------------------------------------------
 
 
 async def route_lead(state: AppState, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
-    now = utcnow()
-    post: tuple[Lead, Tenant, int, dt.datetime] | None = None
+    """The `dialer.route` job: route a ready lead in a transaction of its own."""
     async with unit_of_work(state) as session:
         lead = await leads_repo.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
-        if lead is None or lead.status != LeadStatus.READY:
+        if lead is None:
             return
-        tenant = await tenants_repo.get_by_id(session, tenant_id)
-        if tenant is None:
-            return
-        settings = effective_settings(tenant)
-        flags = await read_flags(session, now=now)
-        decision = await evaluate(
-            session, state=state, tenant=tenant, lead=lead, stage="queue", now=now,
-            flags=flags, usage=None,
-        )  # fmt: skip
-        lead.updated_at = now
-        if decision.verdict is Verdict.BLOCK:
-            lead.status = LeadStatus.BLOCKED
-            lead.next_action_at = None
-            await leads_repo.add_event(
-                session,
-                tenant_id=tenant_id,
-                lead_id=lead_id,
-                kind="dialer.blocked",
-                data={"stage": "queue", "reason": decision.reason},
-            )
-            return
-        priority = calls.dial_priority(lead)
-        delay = dt.timedelta(seconds=getattr(settings.dial_delays_s, priority))
-        gate_at = now if decision.verdict is Verdict.CALL else next_time(state, decision, now)
-        at = max(lead.received_at + delay, gate_at, now)
-        attempt = lead.attempts + 1
-        lead.status = LeadStatus.SCHEDULED
-        lead.next_action_at = at
-        if at - now <= DIRECT_POST_WITHIN:
-            post = (lead, tenant, attempt, at)
-        else:
-            enqueue_after_commit(
-                session,
-                queue=priority,
-                task="dialer.dial",
-                job_key=job_key("lead.dial", lead.id, attempt),
-                run_at=at if at > now else None,
-                timeout_s=DIAL_JOB_TIMEOUT_S,
-                tenant_id=str(tenant_id),
-                lead_id=str(lead_id),
-            )
+        after_commit = await route_locked(state, session, lead, now=utcnow())
+    if after_commit is not None:
+        await after_commit()
+
+
+async def route_locked(
+    state: AppState, session: AsyncSession, lead: Lead, *, now: dt.datetime
+) -> AfterCommit | None:
+    """Route a ready lead the caller has row-locked, in the caller's transaction: the gate's
+    queue-stage decision, then blocked, or scheduled (with its dial job, or to be posted to the
+    board at once). Returns what to run once the transaction has committed, if anything.
+
+    The intake job calls this in its own transaction (`state.services["lead_router"]`): the
+    lead turns ready and is routed in one commit."""
+    if lead.status != LeadStatus.READY:
+        return None
+    tenant_id, lead_id = lead.tenant_id, lead.id
+    tenant = await tenants_repo.get_by_id(session, tenant_id)
+    if tenant is None:
+        return None
+    settings = effective_settings(tenant)
+    flags = await read_flags(session, now=now)
+    decision = await evaluate(
+        session, state=state, tenant=tenant, lead=lead, stage="queue", now=now,
+        flags=flags, usage=None,
+    )  # fmt: skip
+    lead.updated_at = now
+    if decision.verdict is Verdict.BLOCK:
+        lead.status = LeadStatus.BLOCKED
+        lead.next_action_at = None
         await leads_repo.add_event(
             session,
             tenant_id=tenant_id,
             lead_id=lead_id,
-            kind="dialer.scheduled",
-            data={
-                "attempt": attempt,
-                "priority": priority,
-                "at": at.isoformat(),
-                "decision": decision.verdict.value,
-                "reason": decision.reason,
-            },
+            kind="dialer.blocked",
+            data={"stage": "queue", "reason": decision.reason},
         )
-    if post is not None:
-        await _post_now(state, *post)
+        return None
+    priority = calls.dial_priority(lead)
+    delay = dt.timedelta(seconds=getattr(settings.dial_delays_s, priority))
+    gate_at = now if decision.verdict is Verdict.CALL else next_time(state, decision, now)
+    at = max(lead.received_at + delay, gate_at, now)
+    attempt = lead.attempts + 1
+    lead.status = LeadStatus.SCHEDULED
+    lead.next_action_at = at
+    post: AfterCommit | None = None
+    if at - now <= DIRECT_POST_WITHIN:
+        post = functools.partial(_post_now, state, lead, tenant, attempt, at)
+    else:
+        enqueue_after_commit(
+            session,
+            queue=priority,
+            task="dialer.dial",
+            job_key=job_key("lead.dial", lead.id, attempt),
+            run_at=at if at > now else None,
+            timeout_s=DIAL_JOB_TIMEOUT_S,
+            tenant_id=str(tenant_id),
+            lead_id=str(lead_id),
+        )
+    await leads_repo.add_event(
+        session,
+        tenant_id=tenant_id,
+        lead_id=lead_id,
+        kind="dialer.scheduled",
+        data={
+            "attempt": attempt,
+            "priority": priority,
+            "at": at.isoformat(),
+            "decision": decision.verdict.value,
+            "reason": decision.reason,
+        },
+    )
+    return post
 
 
 async def _post_now(
