@@ -109,19 +109,37 @@ async def test_hubspot_contacts_are_fetched_from_the_crm(
         },
         "archived": False,
     }
+    ctx = {"state": intake_state}
     with respx.mock(assert_all_called=True) as crm:
         route = crm.get(CRM.format(lead.external_id)).respond(200, json=contact)
-        result = await process(
-            {"state": intake_state}, tenant_id=str(lead.tenant_id), lead_id=str(lead.id)
-        )
-    assert result == "ready"
+        result = await process(ctx, tenant_id=str(lead.tenant_id), lead_id=str(lead.id))
+    # Nothing urgent in the contact: the fetch lane stores the fields and hands the rest of
+    # the work to the bulk lane, under the key the sweeper derives from `next_action_at`.
+    assert result == "fetched"
     assert route.calls.last.request.headers["authorization"] == "Bearer pat-na1-hubspot-token"
-    done = await _one_lead(intake_state)
-    assert (done.phone_e164, done.email, done.first_name) == (
+    fetched = await _one_lead(intake_state)
+    assert fetched.status == "accepted" and fetched.next_action_at is not None
+    assert (fetched.phone_e164, fetched.email, fetched.first_name) == (
         "+15128675310",
         "ada@example.com",
         "Ada",
     )
+    assert await intake_state.queues.job_pending(
+        "intake", retry_job_key(lead.id, fetched.next_action_at)
+    )
+    # The bulk lane's run finishes it from the stored fields, without asking HubSpot again.
+    assert await process(ctx, tenant_id=str(lead.tenant_id), lead_id=str(lead.id)) == "ready"
+    done = await _one_lead(intake_state)
+    assert (done.status, done.phone_e164, done.email) == (
+        "ready",
+        "+15128675310",
+        "ada@example.com",
+    )
+    assert [e.kind for e in await events_of(intake_state, lead.id)] == [
+        "lead.received",
+        "lead.fetched",
+        "lead.ready",
+    ]
 
 
 async def test_a_fetched_lead_with_an_unusable_phone_is_rejected(

@@ -231,6 +231,25 @@ async def count_events(
     return int(result.scalar_one())
 
 
+async def update_if_status(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    lead_id: uuid.UUID,
+    status: str,
+    **values: Any,
+) -> bool:
+    """Set columns of a lead only while it has `status` (one statement: the row is locked for
+    the rest of the transaction); True if it had."""
+    result = await session.execute(
+        update(Lead)
+        .where(Lead.tenant_id == tenant_id, Lead.id == lead_id, Lead.status == status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def update_lead(
     session: AsyncSession, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, **values: Any
 ) -> None:

@@ -362,6 +362,10 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
     )
     rules = urgency_of(normalized)
     rejected = normalized.rejection is not None
+    if fetched and not rejected:
+        by_rules = decide_priority(rules=rules, explicit=normalized.urgency, enrichment=None)
+        if by_rules.priority is not Urgency.EMERGENCY:
+            return await _hand_off_fetched(state, lead, normalized, by_rules)
     enrichment, skipped = (None, None) if rejected else await _enrich(state, normalized)
     decision = decide_priority(rules=rules, explicit=normalized.urgency, enrichment=enrichment)
 
@@ -376,6 +380,52 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
         # leave the routing to its own job (as without a router).
         log.warning("routing a ready lead failed; its route job is queued", exc_info=failed)
         return await _store(state, outcome, router=None)
+
+
+async def _hand_off_fetched(
+    state: AppState, lead: Lead, normalized: NormalizedLead, by_rules: PriorityDecision
+) -> str:
+    """Store what the fetch brought and queue the rest of the work on the lead's own lane.
+
+    The fetch lane serves every ids-only delivery before its urgency is known, so it must stay
+    short: a lead the rules find urgent is processed here at once, any other waits its turn on
+    the bulk lane (`accepted`, due now, with the fetched fields), like a lead that came with
+    its fields."""
+    at = utcnow()
+    priority = by_rules.priority.value
+    async with unit_of_work(state) as session:
+        locked = await repository.lock_lead(session, tenant_id=lead.tenant_id, lead_id=lead.id)
+        if locked is None or locked.status != LeadStatus.PENDING_FETCH.value:
+            return "superseded"
+        await repository.update_lead(
+            session,
+            tenant_id=lead.tenant_id,
+            lead_id=lead.id,
+            status=LeadStatus.ACCEPTED.value,
+            priority=priority,
+            # An explicit urgency among the fetched answers: a floor for the priority later.
+            urgency=normalized.urgency.value if normalized.urgency is not None else None,
+            next_action_at=at,
+            **lead_columns(normalized),
+        )
+        await repository.add_event(
+            session,
+            tenant_id=lead.tenant_id,
+            lead_id=lead.id,
+            kind="lead.fetched",
+            data={"provider": lead.source, "phone_valid": normalized.phone.valid},
+        )
+        enqueue_after_commit(
+            session,
+            queue=process_lane(LeadStatus.ACCEPTED.value, priority),
+            task=PROCESS_TASK,
+            # The sweeper knows this key from `next_action_at` (the running job holds the plain
+            # key): it leaves the lead alone while the job waits.
+            job_key=retry_job_key(lead.id, at),
+            tenant_id=str(lead.tenant_id),
+            lead_id=str(lead.id),
+        )
+    return "fetched"
 
 
 class _RoutingFailed(Exception):

@@ -9,12 +9,13 @@ Tenant pauses live on the tenant row.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadwire.platform.db import Base, utcnow
@@ -72,9 +73,24 @@ def _emergency(value: dict[str, Any], now: dt.datetime) -> Emergency | None:
     )
 
 
+_READ = select(Flag.key, Flag.value)
+
+
 async def read_flags(session: AsyncSession, *, now: dt.datetime | None = None) -> Flags:
-    now = now or utcnow()
-    rows = (await session.execute(select(Flag.key, Flag.value))).all()
+    rows = (await session.execute(_READ)).all()
+    return _flags([(key, value) for key, value in rows], now or utcnow())
+
+
+async def read_flags_now(engine: AsyncEngine, *, now: dt.datetime | None = None) -> Flags:
+    """The switches as committed this instant: one statement, outside any transaction (no
+    BEGIN, no COMMIT), for a read that must be as late as possible and cost little."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = (await conn.execute(_READ)).all()
+    return _flags([(key, value) for key, value in rows], now or utcnow())
+
+
+def _flags(rows: Sequence[tuple[str, dict[str, Any]]], now: dt.datetime) -> Flags:
     emergency = None
     paused: dict[str, dict[str, Any]] = {}
     for key, value in rows:

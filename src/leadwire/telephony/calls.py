@@ -81,8 +81,8 @@ def call_cost(call_state: CallState, *, rate_per_minute: Decimal) -> Decimal:
     return (rate_per_minute * minutes).quantize(Decimal("0.00001"))
 
 
-def reconcile_at(placed: dt.datetime, settings: TenantSettings) -> dt.datetime:
-    longest = RING_TIMEOUT_S + settings.agent.max_call_seconds + RECONCILE_MARGIN_S
+def reconcile_at(placed: dt.datetime, max_call_s: int) -> dt.datetime:
+    longest = RING_TIMEOUT_S + max_call_s + RECONCILE_MARGIN_S
     return placed + dt.timedelta(seconds=longest)
 
 
@@ -140,9 +140,11 @@ async def store_placed(
     placed: ProviderCall,
     now: dt.datetime,
     recovered: bool = False,
+    max_call_s: int | None = None,
 ) -> None:
     """Record the provider's CallSid and apply what it already said (callbacks that arrived
-    first, or the Call resource itself when a crashed dial was found again)."""
+    first, or the Call resource itself when a crashed dial was found again). `max_call_s`: the
+    tenant's `agent.max_call_seconds` when the caller has it (else it is read here)."""
     await repository.lock_sid(session, placed.sid)
     call.provider_call_id = placed.sid
     call.placed_at = call.placed_at or now
@@ -156,11 +158,19 @@ async def store_placed(
         event = parse_stored(stored)
         if event is not None:
             stored.effect = (await apply_event(session, call=call, event=event, now=now)).effect
-    lead = await leads_repo.lock_lead(session, tenant_id=call.tenant_id, lead_id=call.lead_id)
-    tenant = await tenants_repo.get_by_id(session, call.tenant_id)
-    if lead is not None and tenant is not None and lead.status == LeadStatus.DIALING:
-        lead.next_action_at = reconcile_at(now, effective_settings(tenant))
-        lead.updated_at = now
+    if max_call_s is None:
+        tenant = await tenants_repo.get_by_id(session, call.tenant_id)
+        max_call_s = effective_settings(tenant).agent.max_call_seconds if tenant else None
+    if max_call_s is not None:
+        # Asked about if no final status has come by then (one statement, no lead loaded).
+        await leads_repo.update_if_status(
+            session,
+            tenant_id=call.tenant_id,
+            lead_id=call.lead_id,
+            status=LeadStatus.DIALING,
+            next_action_at=reconcile_at(now, max_call_s),
+            updated_at=now,
+        )
     await leads_repo.add_event(
         session,
         tenant_id=call.tenant_id,

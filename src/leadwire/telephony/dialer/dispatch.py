@@ -20,7 +20,7 @@ from leadwire.platform import opsstats
 from leadwire.platform.classify import classify
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass, ExternalServiceError
-from leadwire.platform.flags import read_flags
+from leadwire.platform.flags import read_flags, read_flags_now
 from leadwire.platform.jobs import unit_of_work
 from leadwire.platform.queues import DIAL_QUEUES
 from leadwire.platform.state import AppState
@@ -175,6 +175,7 @@ class Prepared:
     started_at: dt.datetime
     received_at: dt.datetime
     recovery: bool = False
+    max_call_s: int | None = None  # the tenant's agent.max_call_seconds, when read
 
 
 @dataclass
@@ -262,6 +263,15 @@ async def _dial_transaction(
     reservation: _Reservation,
 ) -> Prepared | tuple[str, bool]:
     lead = await leads_repo.lock_lead(session, tenant_id=claim.tenant_id, lead_id=claim.lead_id)
+    if (
+        lead is not None
+        and lead.status == LeadStatus.SCHEDULED
+        and lead.attempts + 1 == claim.attempt
+    ):
+        # The common case. No call exists for this attempt: a call is only ever created in
+        # the transaction that sets `lead.attempts` to its attempt (`_record_attempt`).
+        result = await _decide_and_record(state, session, claim, lead, now, reservation)
+        return result if isinstance(result, Prepared) else (result[0], True)
     existing = await repository.call_for_attempt(
         session, tenant_id=claim.tenant_id, lead_id=claim.lead_id, attempt=claim.attempt
     )
@@ -271,12 +281,7 @@ async def _dial_transaction(
         if existing.provider_call_id is None:
             return _prepared_from(existing, lead, claim, recovery=True)
         return ("gone", False)  # placed: the slot belongs to the live call
-    if lead is None or lead.status != LeadStatus.SCHEDULED or lead.attempts + 1 != claim.attempt:
-        return ("gone", True)
-    result = await _decide_and_record(state, session, claim, lead, now, reservation)
-    if isinstance(result, Prepared):
-        return result
-    return (result[0], True)
+    return ("gone", True)
 
 
 def _prepared_from(call: Call, lead: Lead | None, claim: Claim, *, recovery: bool) -> Prepared:
@@ -461,7 +466,9 @@ async def _record_attempt(
             "seq": claim.seq,
         },
     )
-    return _prepared_from(call, lead, claim, recovery=False)
+    prepared = _prepared_from(call, lead, claim, recovery=False)
+    prepared.max_call_s = settings.agent.max_call_seconds
+    return prepared
 
 
 async def _wait_for_send(state: AppState, send_ms: int) -> int:
@@ -547,7 +554,10 @@ async def _place(state: AppState, claim: Claim, prepared: Prepared) -> None:
         if call.provider_call_id not in (None, placed.sid):
             log.error("a second CallSid for one attempt", extra={"call_id": str(call.id)})
             return
-        await calls.store_placed(session, state=state, call=call, placed=placed, now=now)
+        await calls.store_placed(
+            session, state=state, call=call, placed=placed, now=now,
+            max_call_s=prepared.max_call_s,
+        )  # fmt: skip
     metrics.dials.labels(prepared.priority, "placed").inc()
     # The platform-wide figures (dashboard, admin metrics) and the speed-to-lead histogram.
     speed = max(0.0, (now - prepared.received_at).total_seconds())
@@ -571,14 +581,14 @@ async def _held_before_placing(state: AppState, prepared: Prepared) -> bool:
     asks the provider first, as after a crash: nobody is called twice.
     """
     now = utcnow()
+    flags = await read_flags_now(state.engine, now=now)
+    if flags.emergency is not None:
+        reason = "emergency_mode"
+    elif flags.queue_paused(prepared.priority):
+        reason = "queue_paused"
+    else:
+        return False
     async with unit_of_work(state) as session:
-        flags = await read_flags(session, now=now)
-        if flags.emergency is not None:
-            reason = "emergency_mode"
-        elif flags.queue_paused(prepared.priority):
-            reason = "queue_paused"
-        else:
-            return False
         call = await repository.lock_call(session, prepared.call_id)
         if call is None or call.provider_call_id is not None or call.finalized_at is not None:
             return True
