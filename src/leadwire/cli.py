@@ -235,11 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument(
         "--role",
-        choices=["all", "dialer", "intake", "scheduler"],
+        choices=["all", "dialer", "intake", "fetch", "bulk", "scheduler"],
         default="all",
         help="which work this process serves (default all: intake and the dial queues; "
         "dialer: the dial queues and emergency intake; intake: ordinary intake and fetches; "
-        "scheduler: the cron)",
+        "fetch: the fetches alone; bulk: ordinary intake alone; scheduler: the cron)",
     )
     worker.add_argument(
         "--metrics-port",

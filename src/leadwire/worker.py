@@ -144,13 +144,17 @@ SCHEDULER_QUEUES = (MAINTENANCE,)
 # What a process serves (`leadwire worker --role`). `all` is everything but the cron; at scale
 # the dialer runs apart from the bulk of intake, so a flood of ordinary leads never shares an
 # event loop (nor, given a lower CPU priority to the intake processes, a CPU) with dialing:
-# `dialer` serves the dial queues and the lanes where an emergency may wait (the emergency
-# lane, and the fetches of ids-only deliveries, whose urgency is unknown until fetched: a fetch
-# job stores the fields and finishes only urgent leads itself), `intake` the ordinary lane.
+# `dialer` serves the dial queues and the emergency intake lane, `intake` the ordinary lane and
+# the fetches of ids-only deliveries. On one machine, where the intake processes get a lower
+# CPU priority, the fetches (whose urgency is unknown until fetched; a fetch job finishes only
+# the leads it finds urgent and hands the rest to the ordinary lane) run apart from both, at
+# normal priority: `fetch` serves them alone and `bulk` the ordinary lane alone.
 ROLES: dict[str, tuple[str, ...]] = {
     "all": WORKER_QUEUES,
-    "dialer": (INTAKE_URGENT, INTAKE_FETCH, *DIAL_QUEUES),
-    "intake": (INTAKE,),
+    "dialer": (INTAKE_URGENT, *DIAL_QUEUES),
+    "intake": (INTAKE_FETCH, INTAKE),
+    "fetch": (INTAKE_FETCH,),
+    "bulk": (INTAKE,),
     "scheduler": SCHEDULER_QUEUES,
 }
 

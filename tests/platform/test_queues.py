@@ -8,9 +8,9 @@ from typing import Any
 
 from saq import Worker
 
-from leadwire.platform.queues import QUEUE_NAMES
+from leadwire.platform.queues import DIAL_QUEUES, INTAKE_FETCH, INTAKE_URGENT, QUEUE_NAMES
 from leadwire.platform.state import AppState
-from leadwire.worker import build_workers, drain
+from leadwire.worker import ROLES, build_workers, drain
 
 
 async def test_same_job_key_collapses_while_pending(clean: AppState) -> None:
@@ -71,3 +71,14 @@ async def test_a_job_due_now_is_queued_at_once_and_a_later_one_waits(clean: AppS
     queued = await clean.redis.lrange("saq:leadwire:high:queued", 0, -1)
     # Only the due job is in the list workers take from; the later one waits in the schedule.
     assert queued == [b"saq:job:leadwire:high:due"]
+
+
+def test_the_worker_roles_split_the_worker_queues() -> None:
+    """Run apart, a dialer and an intake process (or a fetch and a bulk process) serve every
+    queue `all` serves, each once; the emergency lane and the dial queues are the dialer's."""
+    dialer, intake = set(ROLES["dialer"]), set(ROLES["intake"])
+    assert dialer | intake == set(ROLES["all"]) and not dialer & intake
+    assert {INTAKE_URGENT, *DIAL_QUEUES} == dialer
+    fetch, bulk = set(ROLES["fetch"]), set(ROLES["bulk"])
+    assert fetch | bulk == intake and not fetch & bulk
+    assert fetch == {INTAKE_FETCH}

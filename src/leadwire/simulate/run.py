@@ -226,12 +226,14 @@ async def run_simulation(
         me = [sys.executable, "-m", "leadwire.cli"]
         log = (folder / "platform.log").open("ab")
         # The roles of a production deployment: the dialer apart from the bulk of intake, whose
-        # processes yield the CPU to everything else (see `INTAKE_NICE`).
+        # processes yield the CPU to everything else (see `INTAKE_NICE`); the fetches of
+        # ids-only deliveries, whose urgency is unknown until fetched, at normal priority.
         commands = {
             "api": [*me, "serve", "--port", str(api_port)],
             "dialer": [*me, "worker", "--role", "dialer", "--concurrency", "20"],
+            "fetch": [*me, "worker", "--role", "fetch", "--concurrency", "20"],
             **{
-                f"intake-{i + 1}": [*me, "worker", "--role", "intake", "--concurrency", "8"]
+                f"intake-{i + 1}": [*me, "worker", "--role", "bulk", "--concurrency", "8"]
                 for i in range(workers)
             },
             "scheduler": [*me, "worker", "--role", "scheduler"],
