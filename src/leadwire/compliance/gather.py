@@ -25,6 +25,7 @@ from leadwire.compliance.repository import StoredFacts
 from leadwire.compliance.windows import CallingHours
 from leadwire.tenants.models import Tenant
 from leadwire.tenants.plans import PLANS
+from leadwire.tenants.service import effective_settings
 from leadwire.tenants.settings_schema import TenantSettings
 
 _RULE_FILES = (
@@ -150,7 +151,7 @@ def gather(
 
 
 def tenant_settings(tenant: Tenant) -> TenantSettings:
-    return TenantSettings.model_validate(tenant.settings or {})
+    return effective_settings(tenant)
 
 
 def consent_evidence(

@@ -12,8 +12,10 @@ compliance gate (reference/compliance.md §1.9: present only numbers owned by th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import geocoder
@@ -45,24 +47,39 @@ def _parse(e164: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    valid: bool
+    area_code: str | None
+    state: str | None
+
+
+@functools.lru_cache(maxsize=8192)
+def _facts(e164: str) -> _Facts:
+    """What the choice needs of a number, parsed once: a tenant's caller IDs are ranked for
+    every call, and phonenumbers' validation and geocoding cost far more than the lookup."""
+    number = _parse(e164)
+    if number is None:
+        return _Facts(valid=False, area_code=None, state=None)
+    if number.country_code != 1:
+        return _Facts(valid=True, area_code=None, state=None)
+    description: str = geocoder.description_for_number(number, "en")
+    if ", " in description:
+        suffix = description.rsplit(", ", 1)[1]
+        state = suffix if len(suffix) == 2 and suffix.isupper() else None
+    else:
+        state = _STATE_CODES.get(description)
+    return _Facts(valid=True, area_code=str(number.national_number)[:3], state=state)
+
+
 def area_code(e164: str) -> str | None:
     """The NANP area code (NPA) of a +1 number."""
-    number = _parse(e164)
-    if number is None or number.country_code != 1:
-        return None
-    return str(number.national_number)[:3]
+    return _facts(e164).area_code
 
 
 def state_of(e164: str) -> str | None:
     """The US state of a number's exchange or area code, from phonenumbers' geocoder."""
-    number = _parse(e164)
-    if number is None or number.country_code != 1:
-        return None
-    description: str = geocoder.description_for_number(number, "en")
-    if ", " in description:
-        suffix = description.rsplit(", ", 1)[1]
-        return suffix if len(suffix) == 2 and suffix.isupper() else None
-    return _STATE_CODES.get(description)
+    return _facts(e164).state
 
 
 def _tiebreak(callee: str, candidate: str) -> str:
@@ -71,7 +88,7 @@ def _tiebreak(callee: str, candidate: str) -> str:
 
 def choose_caller_id(*, callee: str, caller_ids: Sequence[str]) -> str | None:
     """The caller ID to present to `callee`, or None when the tenant has no usable number."""
-    candidates = sorted({c for c in caller_ids if _parse(c) is not None})
+    candidates = sorted({c for c in caller_ids if _facts(c).valid})
     if not candidates:
         return None
     callee_area = area_code(callee)

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -337,10 +338,12 @@ class SimulatedCarrier:
         headers = {
             SIGNATURE_HEADER: sign(auth_token=self.signing_token, url=url, params=params),
             "User-Agent": "TwilioProxy/1.1",
+            "Content-Type": "application/x-www-form-urlencoded",
         }
+        body = urlencode(params).encode()  # once, for every retry
         for attempt in range(DELIVERY_RETRIES + 1):
             try:
-                status = await self._send(url, dict(params), headers)
+                status = await self._send(url, body, headers)
             except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as exc:
                 if attempt < DELIVERY_RETRIES:
                     await asyncio.sleep(1.0)
@@ -357,13 +360,14 @@ class SimulatedCarrier:
                 )
             return
 
-    async def _send(self, url: str, form: dict[str, str], headers: dict[str, str]) -> int:
-        """POST the form; the answer's status (Twilio reads nothing else of a callback's)."""
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST the encoded form; the answer's status (Twilio reads nothing else of a
+        callback's)."""
         if self.http is not None:
-            response = await self.http.post(url, data=form, headers=headers)
+            response = await self.http.post(url, content=body, headers=headers)
             return response.status_code
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=CALLBACK_TIMEOUT)
-        async with self._session.post(url, data=form, headers=headers) as answer:
+        async with self._session.post(url, data=body, headers=headers) as answer:
             await answer.read()
             return answer.status
