@@ -7,11 +7,13 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from leadwire.compliance import service as compliance_service
 from leadwire.leads import repository
 from leadwire.leads.enrichment import LocalEnricher
 from leadwire.leads.tasks import ROUTER, process
+from leadwire.leads.tenancy import tenant_by_id
 from leadwire.platform.db import session_scope, utcnow
 from leadwire.platform.state import AppState
 from leadwire.services import IntakeEnricher, register_services
@@ -117,3 +119,36 @@ async def test_a_failing_router_leaves_the_lead_ready_with_its_route_job(
     assert kinds.count("lead.ready") == 1
     assert "dialer.blocked" not in kinds
     assert await clean.queues.job_pending("intake_urgent", f"lead.route:{lead_id}")
+
+
+async def test_an_accepted_lead_is_processed_and_routed_in_one_transaction(
+    client: httpx.AsyncClient, clean: AppState
+) -> None:
+    """With enrichment that asks nobody outside (the local enricher), a lead that came with its
+    fields is read, decided, made ready and routed under one row lock, in one transaction."""
+    register_services(clean)
+    assert clean.services["enricher"].in_process
+    _, key = await make_tenant(clean, settings={"agent": {"business_name": "Acme"}})
+    posted = await client.post(
+        "/v1/leads", json={"phone": "+15128670104", "message": "Need a quote"}, headers=bearer(key)
+    )
+    lead_id = posted.json()["leads"][0]["lead_id"]
+    lead_job = await clean.queues["intake"].job(f"lead.process:{lead_id}")
+    assert lead_job is not None
+    # The intake tenant cache is warm, as it is after a tenant's first lead.
+    assert await tenant_by_id(clean, uuid.UUID(lead_job.kwargs["tenant_id"]))
+    begins: list[object] = []
+    listener = lambda *args: begins.append(args)  # noqa: E731
+    event.listen(clean.engine.sync_engine, "begin", listener)
+    try:
+        result = await process(
+            {"state": clean}, tenant_id=str(lead_job.kwargs["tenant_id"]), lead_id=lead_id
+        )
+    finally:
+        event.remove(clean.engine.sync_engine, "begin", listener)
+    assert result == "ready"
+    assert len(begins) == 1
+    view = (await client.get(f"/v1/leads/{lead_id}", headers=bearer(key))).json()
+    assert view["status"] == "blocked"  # no consent: the gate decided in the same transaction
+    kinds = [e["kind"] for e in view["timeline"]]
+    assert kinds[-3:] == ["lead.ready", "compliance.decision", "dialer.blocked"]

@@ -37,6 +37,8 @@ class IntakeEnricher:
 
     def __init__(self, inner: Enricher) -> None:
         self.inner = inner
+        # Enrichment that asks nobody outside: the intake job may run it inside its transaction.
+        self.in_process = isinstance(inner, LocalEnricher)
 
     async def enrich(self, lead_data: dict[str, Any]) -> dict[str, Any]:
         enrichment = await self.inner.enrich(LeadFacts.from_lead(lead_data))

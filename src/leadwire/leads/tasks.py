@@ -19,13 +19,18 @@ Enrichment: `state.services["enricher"]`, when an area registered one, is an obj
 an enricher, or when it fails, the deterministic `leads.urgency` decides.
 
 The job is idempotent: it re-reads the lead, does nothing unless the lead still waits for it,
-and writes under a row lock after re-checking the status. Telephony is above leads: the
-hand-off is the task NAME `dialer.route`, never an import. When the composition root registered
-a router (`state.services["lead_router"]`, the dialer's `route_locked`), the job routes the
-ready lead in the same transaction that makes it ready: one commit, no queue hop and no route
-job per lead. If the router fails, that transaction is rolled back and the lead is stored ready
-with its route job queued, as without a router (if the process dies after the commit and before
-the enqueue, the sweeper queues it: the lead is `ready` with `next_action_at` = now).
+and writes under a row lock after re-checking the status. A lead that came with its fields,
+when enrichment asks nobody outside (no enricher, or the local one), is read, decided and
+written in one transaction under that lock; a fetch, or an enricher that calls out (Gemini),
+runs between a read and the locked write instead, so no lock is held across an outside call.
+
+Telephony is above leads: the hand-off is the task NAME `dialer.route`, never an import.
+When the composition root registered a router (`state.services["lead_router"]`, the dialer's
+`route_locked`), the job routes the ready lead in the same transaction that makes it ready: one
+commit, no queue hop and no route job per lead. If the router fails, that transaction is rolled
+back and the lead is stored ready with its route job queued, as without a router (if the process
+dies after the commit and before the enqueue, the sweeper queues it: the lead is `ready` with
+`next_action_at` = now).
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ log = logging.getLogger("leadwire.leads")
 ROUTE_TASK = "dialer.route"
 ENRICHER = "enricher"
 ROUTER = "lead_router"
+AfterCommit = Callable[[], Awaitable[None]]
 
 
 class LeadRouter(Protocol):
@@ -330,6 +336,12 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
     tenant_uuid, lead_uuid = uuid.UUID(tenant_id), uuid.UUID(lead_id)
     tenant_id_var.set(tenant_id)
     lead_id_var.set(lead_id)
+    # The dialer's route step when the composition root plugged it in (see the docstring).
+    router: LeadRouter | None = state.services.get(ROUTER)
+    if _enriches_in_process(state):
+        done = await _process_in_one(state, tenant_uuid, lead_uuid, router=router)
+        if done is not None:
+            return done
     async with state.sessions() as session:
         lead = await repository.get_lead(session, tenant_id=tenant_uuid, lead_id=lead_uuid)
     if lead is None:
@@ -346,8 +358,6 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
     if tenant is None:
         return "missing"
 
-    # The dialer's route step when the composition root plugged it in (see the docstring).
-    router = state.services.get(ROUTER)
     # Slow outside calls (provider API, enricher) run before the transaction, not inside it.
     inbound = inbound_of(lead)
     fetched = lead.status == LeadStatus.PENDING_FETCH.value
@@ -361,18 +371,11 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
         inbound, default_region=tenant.default_region, field_map=tenant.field_map
     )
     rules = urgency_of(normalized)
-    rejected = normalized.rejection is not None
-    if fetched and not rejected:
+    if fetched and normalized.rejection is None:
         by_rules = decide_priority(rules=rules, explicit=normalized.urgency, enrichment=None)
         if by_rules.priority is not Urgency.EMERGENCY:
             return await _hand_off_fetched(state, lead, normalized, by_rules)
-    enrichment, skipped = (None, None) if rejected else await _enrich(state, normalized)
-    decision = decide_priority(rules=rules, explicit=normalized.urgency, enrichment=enrichment)
-
-    outcome = _Outcome(
-        lead=lead, normalized=normalized, rules=rules, decision=decision,
-        enrichment=enrichment, skipped=skipped,
-    )  # fmt: skip
+    outcome = await _decide(state, lead, normalized, rules)
     try:
         return await _store(state, outcome, router=router)
     except _RoutingFailed as failed:
@@ -380,6 +383,53 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
         # leave the routing to its own job (as without a router).
         log.warning("routing a ready lead failed; its route job is queued", exc_info=failed)
         return await _store(state, outcome, router=None)
+
+
+def _enriches_in_process(state: AppState) -> bool:
+    """True when enrichment makes no outside call (no enricher, or one that runs here)."""
+    enricher = state.services.get(ENRICHER)
+    return enricher is None or bool(getattr(enricher, "in_process", False))
+
+
+async def _process_in_one(
+    state: AppState, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, router: LeadRouter | None
+) -> str | None:
+    """A lead that came with its fields, when nothing outside must be asked (enrichment runs
+    here): read, decide and write it in one transaction, its row locked throughout. None: the
+    lead needs the other path (a fetch, or a routing that failed and was rolled back)."""
+    after_commit: AfterCommit | None = None
+    try:
+        async with unit_of_work(state) as session:
+            lead = await repository.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
+            if lead is None or lead.status != LeadStatus.ACCEPTED.value:
+                return None
+            tenant = await tenant_by_id(state, tenant_id)
+            if tenant is None:
+                return "missing"
+            normalized = normalize(
+                inbound_of(lead), default_region=tenant.default_region, field_map=tenant.field_map
+            )
+            outcome = await _decide(state, lead, normalized, urgency_of(normalized))
+            result, after_commit = await _write(state, session, lead, outcome, router=router)
+    except _RoutingFailed as failed:
+        log.warning("routing a ready lead failed; its route job is queued", exc_info=failed)
+        return None
+    if after_commit is not None:
+        await after_commit()
+    return result
+
+
+async def _decide(
+    state: AppState, lead: Lead, normalized: NormalizedLead, rules: UrgencyResult
+) -> _Outcome:
+    """Enrichment and the priority (no database)."""
+    rejected = normalized.rejection is not None
+    enrichment, skipped = (None, None) if rejected else await _enrich(state, normalized)
+    decision = decide_priority(rules=rules, explicit=normalized.urgency, enrichment=enrichment)
+    return _Outcome(
+        lead=lead, normalized=normalized, rules=rules, decision=decision,
+        enrichment=enrichment, skipped=skipped,
+    )  # fmt: skip
 
 
 async def _hand_off_fetched(
@@ -445,91 +495,106 @@ class _Outcome:
 
 
 async def _store(state: AppState, outcome: _Outcome, *, router: LeadRouter | None) -> str:
-    """The write: rejected, or ready and (with a router) routed, in one transaction."""
+    """The write, in a transaction of its own (the lead was read and decided outside it)."""
+    lead = outcome.lead
+    async with unit_of_work(state) as session:
+        locked = await repository.lock_lead(session, tenant_id=lead.tenant_id, lead_id=lead.id)
+        if locked is None or locked.status != lead.status:
+            return "superseded"
+        result, after_commit = await _write(state, session, locked, outcome, router=router)
+    if after_commit is not None:
+        await after_commit()
+    return result
+
+
+async def _write(
+    state: AppState,
+    session: AsyncSession,
+    locked: Lead,
+    outcome: _Outcome,
+    *,
+    router: LeadRouter | None,
+) -> tuple[str, AfterCommit | None]:
+    """Rejected, or ready and (with a router) routed, in the caller's transaction, the lead
+    row-locked; with what to run after the commit."""
     lead, normalized, rules, decision = (
         outcome.lead, outcome.normalized, outcome.rules, outcome.decision
     )  # fmt: skip
     tenant_uuid, lead_uuid = lead.tenant_id, lead.id
     fetched = lead.status == LeadStatus.PENDING_FETCH.value
-    after_commit: Callable[[], Awaitable[None]] | None = None
-    async with unit_of_work(state) as session:
-        locked = await repository.lock_lead(session, tenant_id=tenant_uuid, lead_id=lead_uuid)
-        if locked is None or locked.status != lead.status:
-            return "superseded"
-        values: dict[str, Any] = lead_columns(normalized) if fetched else {}
-        if fetched:
-            await repository.add_event(
-                session,
-                tenant_id=tenant_uuid,
-                lead_id=lead_uuid,
-                kind="lead.fetched",
-                data={"provider": lead.source, "phone_valid": normalized.phone.valid},
-            )
-        if normalized.rejection is not None:
-            await repository.update_lead(
-                session,
-                tenant_id=tenant_uuid,
-                lead_id=lead_uuid,
-                status=LeadStatus.REJECTED.value,
-                reject_reason=normalized.rejection,
-                next_action_at=None,
-                **values,
-            )
-            await repository.add_event(
-                session,
-                tenant_id=tenant_uuid,
-                lead_id=lead_uuid,
-                kind="lead.rejected",
-                data={"reason": normalized.rejection, "phone_reason": normalized.phone.reason},
-            )
-            return "rejected"
-        stored_enrichment: dict[str, Any] = {
-            "rules": {
-                "level": rules.level.value,
-                "source": rules.source,
-                "signals": [
-                    {"phrase": s.phrase, "level": s.level.value, "field": s.field}
-                    for s in rules.signals
-                ],
-            },
-            "priority_reason": decision.reason,
-        }
-        if outcome.enrichment is not None:
-            stored_enrichment["enricher"] = outcome.enrichment
-        if outcome.skipped is not None:
-            stored_enrichment["enricher_skipped"] = outcome.skipped
-        now = utcnow()
+    after_commit: AfterCommit | None = None
+    values: dict[str, Any] = lead_columns(normalized) if fetched else {}
+    if fetched:
+        await repository.add_event(
+            session,
+            tenant_id=tenant_uuid,
+            lead_id=lead_uuid,
+            kind="lead.fetched",
+            data={"provider": lead.source, "phone_valid": normalized.phone.valid},
+        )
+    if normalized.rejection is not None:
         await repository.update_lead(
             session,
             tenant_id=tenant_uuid,
             lead_id=lead_uuid,
-            status=LeadStatus.READY.value,
-            priority=decision.priority.value,
-            enrichment=stored_enrichment,
-            next_action_at=now,
+            status=LeadStatus.REJECTED.value,
+            reject_reason=normalized.rejection,
+            next_action_at=None,
             **values,
         )
         await repository.add_event(
             session,
             tenant_id=tenant_uuid,
             lead_id=lead_uuid,
-            kind="lead.ready",
-            data={"priority": decision.priority.value, "reason": decision.reason},
+            kind="lead.rejected",
+            data={"reason": normalized.rejection, "phone_reason": normalized.phone.reason},
         )
-        if router is None:
-            enqueue_after_commit(
-                session,
-                queue=intake_queue(decision.priority.value),
-                task=ROUTE_TASK,
-                job_key=route_job_key(lead_uuid),
-                tenant_id=str(tenant_uuid),
-                lead_id=str(lead_uuid),
-            )
-        else:
-            try:
-                after_commit = await router(state, session, locked, now=now)
-            except Exception as exc:
-                raise _RoutingFailed from exc
-    if after_commit is not None:
-        await after_commit()
-    return "ready"
+        return "rejected", None
+    stored_enrichment: dict[str, Any] = {
+        "rules": {
+            "level": rules.level.value,
+            "source": rules.source,
+            "signals": [
+                {"phrase": s.phrase, "level": s.level.value, "field": s.field}
+                for s in rules.signals
+            ],
+        },
+        "priority_reason": decision.reason,
+    }
+    if outcome.enrichment is not None:
+        stored_enrichment["enricher"] = outcome.enrichment
+    if outcome.skipped is not None:
+        stored_enrichment["enricher_skipped"] = outcome.skipped
+    now = utcnow()
+    await repository.update_lead(
+        session,
+        tenant_id=tenant_uuid,
+        lead_id=lead_uuid,
+        status=LeadStatus.READY.value,
+        priority=decision.priority.value,
+        enrichment=stored_enrichment,
+        next_action_at=now,
+        **values,
+    )
+    await repository.add_event(
+        session,
+        tenant_id=tenant_uuid,
+        lead_id=lead_uuid,
+        kind="lead.ready",
+        data={"priority": decision.priority.value, "reason": decision.reason},
+    )
+    if router is None:
+        enqueue_after_commit(
+            session,
+            queue=intake_queue(decision.priority.value),
+            task=ROUTE_TASK,
+            job_key=route_job_key(lead_uuid),
+            tenant_id=str(tenant_uuid),
+            lead_id=str(lead_uuid),
+        )
+    else:
+        try:
+            after_commit = await router(state, session, locked, now=now)
+        except Exception as exc:
+            raise _RoutingFailed from exc
+    return "ready", after_commit
