@@ -514,7 +514,8 @@ async def _report(
             await conn.execute(
                 text(
                     "SELECT EXTRACT(EPOCH FROM (r.at - l.received_at)),"
-                    " EXTRACT(EPOCH FROM (d.at - r.at)), EXTRACT(EPOCH FROM (c.at - d.at))"
+                    " EXTRACT(EPOCH FROM (d.at - r.at)), EXTRACT(EPOCH FROM (c.at - d.at)),"
+                    " l.source, EXTRACT(EPOCH FROM (c.at - l.received_at))"
                     " FROM leads l"
                     " JOIN LATERAL (SELECT min(created_at) AS at FROM lead_events"
                     "   WHERE lead_id = l.id AND kind = 'lead.ready') r ON r.at IS NOT NULL"
@@ -524,6 +525,16 @@ async def _report(
                     " JOIN LATERAL (SELECT min(started_at) AS at FROM calls"
                     "   WHERE lead_id = l.id) c ON c.at IS NOT NULL"
                     " WHERE l.priority = 'emergency'"
+                )
+            )
+        ).all()
+        # The dialing pace: first calls placed in each 30 s since the first lead arrived.
+        pace = (
+            await conn.execute(
+                text(
+                    "SELECT floor(EXTRACT(EPOCH FROM (c.started_at - f.at)) / 30)::int, count(*)"
+                    " FROM calls c, (SELECT min(received_at) AS at FROM leads) f"
+                    " WHERE c.attempt = 1 GROUP BY 1 ORDER BY 1"
                 )
             )
         ).all()
@@ -585,16 +596,25 @@ async def _report(
                 hop: _percentiles([float(row[i]) for row in hops])
                 for i, hop in enumerate(("intake", "gate", "dial_queue"))
             },
+            "dialable_at_once_by_source": {
+                source: _percentiles([float(row[4]) for row in hops if row[3] == source])
+                for source in sorted({row[3] for row in hops})
+            },
         },
         "calls_per_tenant": {
             slug: {"calls": n, "max_per_minute": peak, "limit_per_minute": 600}
             for slug, n, peak in calls
         },
+        "first_calls_per_30s": _dense({int(b): int(n) for b, n in pace}),
         "tenants": len(creds),
         "lost": len(missing) + len(stuck),
         "lost_detail": {"missing": missing[:20], "stuck": stuck[:20]},
         "gate_clock_offset_s": round(settings_offset),
     }
+
+
+def _dense(buckets: dict[int, int]) -> list[int]:
+    return [buckets.get(i, 0) for i in range(max(buckets, default=-1) + 1)]
 
 
 def main_report(**kwargs: Any) -> dict[str, Any]:
