@@ -237,10 +237,14 @@ async def update_if_status(
     tenant_id: uuid.UUID,
     lead_id: uuid.UUID,
     status: str,
+    new_status: str | None = None,
     **values: Any,
 ) -> bool:
-    """Set columns of a lead only while it has `status` (one statement: the row is locked for
-    the rest of the transaction); True if it had."""
+    """Set columns of a lead (and its status to `new_status`, if given) only while it has
+    `status`: one statement, and the row stays locked for the rest of the transaction. True
+    if it had."""
+    if new_status is not None:
+        values["status"] = new_status
     result = await session.execute(
         update(Lead)
         .where(Lead.tenant_id == tenant_id, Lead.id == lead_id, Lead.status == status)

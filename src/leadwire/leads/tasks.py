@@ -444,20 +444,21 @@ async def _hand_off_fetched(
     at = utcnow()
     priority = by_rules.priority.value
     async with unit_of_work(state) as session:
-        locked = await repository.lock_lead(session, tenant_id=lead.tenant_id, lead_id=lead.id)
-        if locked is None or locked.status != LeadStatus.PENDING_FETCH.value:
-            return "superseded"
-        await repository.update_lead(
+        stored = await repository.update_if_status(
             session,
             tenant_id=lead.tenant_id,
             lead_id=lead.id,
-            status=LeadStatus.ACCEPTED.value,
+            status=LeadStatus.PENDING_FETCH.value,
+            updated_at=at,
+            new_status=LeadStatus.ACCEPTED.value,
             priority=priority,
             # An explicit urgency among the fetched answers: a floor for the priority later.
             urgency=normalized.urgency.value if normalized.urgency is not None else None,
             next_action_at=at,
             **lead_columns(normalized),
         )
+        if not stored:
+            return "superseded"
         await repository.add_event(
             session,
             tenant_id=lead.tenant_id,
