@@ -209,6 +209,26 @@ async def test_send_times_are_spaced_by_the_account_rate(clean: AppState) -> Non
     assert send_interval_ms(cps) > 1000 / cps  # the guard
 
 
+async def test_a_late_claimer_keeps_the_pace(clean: AppState) -> None:
+    """Claimers that come later than the claim window opens (a busy process) still get the
+    next send time: the schedule keeps 1/cps spacing instead of sliding by each lateness."""
+    cps = 10.0
+    board = make_board(clean, cps=cps)
+    tenant = uuid.uuid4()
+    for _ in range(6):
+        await post(board, tenant, "medium")
+    sends: list[int] = []
+    while len(sends) < 6:
+        result = await next_claim(board)
+        if isinstance(result, NoClaim):
+            await asyncio.sleep(result.wait_ms / 1000 + 0.04)  # 40 ms late, every time
+            continue
+        sends.append(result.send_ms)
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
+    interval = send_interval_ms(cps)
+    assert all(interval - 1 <= gap <= interval + 1 for gap in gaps), gaps
+
+
 @pytest.mark.parametrize("processes", [8])
 async def test_concurrent_claimers_get_every_ticket_once_in_priority_order(
     clean: AppState, processes: int

@@ -20,7 +20,9 @@ number of worker processes share it as if they were one:
   final callback, reclaimed when the lease expires) and the account's next *send time*
   (calls per second to the carrier). Nobody can claim before the next send time is within
   `PREP_MS`, so claims, and therefore calls, follow the board's order: a higher-priority
-  ticket posted now is claimed before any lower one at the next send time.
+  ticket posted now is claimed before any lower one at the next send time. A claimer that
+  comes late (its process was busy) still gets that next send time, with `MIN_PREP_MS` to
+  spare at the least: late wake-ups do not slide the schedule, so the account keeps its pace.
 * Rate windows (per minute/hour/day, with priority headroom) and the budget are taken after
   the claim (`telephony.limits`, the `limits` library); a refusal puts the ticket back where
   it was and marks the tenant blocked for that priority and the lower ones until the window
@@ -48,6 +50,7 @@ PREFIX = "leadwire:dial:"
 PRIORITY_CLASS = frozenset({"emergency", "high"})  # the priorities with headroom
 CLAIM_LEASE_MS = 60_000
 PREP_MS = 150  # time a claimer has to prepare the attempt before its send time
+MIN_PREP_MS = 20  # ... at the least, when it claims late (the schedule does not slide)
 
 _POST = """
 local P = ARGV[1]
@@ -90,8 +93,11 @@ for _, m in ipairs(expired) do
 end
 local interval, prep = tonumber(ARGV[3]), tonumber(ARGV[4])
 local last = tonumber(redis.call('GET', P..'cps:'..ARGV[2]) or '0')
-local send = math.max(now + prep, last + interval)
-if send > now + prep then return {0, send - prep - now} end
+local due = last + interval
+if due > now + prep then return {0, due - prep - now} end
+-- A claimer a little late still takes the next slot (with the least preparation time ahead):
+-- a late wake-up must not push every later send back by its lateness.
+local send = math.max(due, now + MIN_PREP_MS)
 local wait = -1
 local function consider(w) if wait < 0 or w < wait then wait = w end end
 for i = 6, #ARGV do
@@ -139,7 +145,7 @@ for i = 6, #ARGV do
   end
 end
 return {0, wait}
-"""
+""".replace("MIN_PREP_MS", str(MIN_PREP_MS))
 
 # Give a claimed ticket back: due again after ARGV[3] ms; optionally free its slot and block
 # the tenant for the listed priorities during ARGV[4] ms.
@@ -352,7 +358,7 @@ class Board:
         removed = await self.redis.zrem(f"{self.prefix}slots:{tenant_id}", member)
         return bool(removed)
 
-    async def reserve_send(self, *, prep_ms: int = 20) -> int:
+    async def reserve_send(self, *, prep_ms: int = MIN_PREP_MS) -> int:
         raw: list[Any] = await self._reserve(
             args=[self.prefix, self.account, round(self.interval_ms), prep_ms]
         )
