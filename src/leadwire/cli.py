@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--time-scale", type=float, default=0.02, help="carrier timing factor")
     sim.add_argument("--timeout", type=float, default=600, help="seconds to wait for final states")
     sim.add_argument("--real-clock", action="store_true", help="judge calling windows at real time")
-    sim.add_argument("--cps", type=float, default=20.0, help="account calls per second")
+    sim.add_argument("--cps", type=float, default=30.0, help="account calls per second (30)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.add_argument("--json", action="store_true")
     sim.set_defaults(func=cmd_simulate)

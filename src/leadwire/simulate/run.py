@@ -155,7 +155,7 @@ async def run_simulation(
     timeout_s: float = 600.0,
     show_progress: bool = True,
     real_clock: bool = False,
-    cps: float = 20.0,
+    cps: float = 30.0,
 ) -> dict[str, Any]:
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="leadwire-sim-"))
