@@ -190,20 +190,26 @@ async def test_a_claim_whose_dialer_died_comes_back(clean: AppState) -> None:
     assert isinstance(again, Claim) and again.lead_id == lead and again.seq > first.seq
 
 
-async def test_send_times_are_spaced_by_the_account_rate(clean: AppState) -> None:
-    cps = 5.0
-    board = make_board(clean, cps=cps)
+async def _send_times(board: Board, count: int, *, late_s: float = 0.0) -> list[int]:
+    """Post `count` tickets of one tenant and claim them all, each claimer waking `late_s`
+    after the claim window opens; the send times the claims got."""
     tenant = uuid.uuid4()
-    for _ in range(6):
+    for _ in range(count):
         await post(board, tenant, "medium")
     sends: list[int] = []
-    while len(sends) < 6:
+    while len(sends) < count:
         result = await next_claim(board)
         if isinstance(result, NoClaim):
             assert result.wait_ms > 0
-            await asyncio.sleep(result.wait_ms / 1000)
+            await asyncio.sleep(result.wait_ms / 1000 + late_s)
             continue
         sends.append(result.send_ms)
+    return sends
+
+
+async def test_send_times_are_spaced_by_the_account_rate(clean: AppState) -> None:
+    cps = 5.0
+    sends = await _send_times(make_board(clean, cps=cps), 6)
     gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert min(gaps) >= send_interval_ms(cps) - 1
     assert send_interval_ms(cps) > 1000 / cps  # the guard
@@ -213,17 +219,7 @@ async def test_a_late_claimer_keeps_the_pace(clean: AppState) -> None:
     """Claimers that come later than the claim window opens (a busy process) still get the
     next send time: the schedule keeps 1/cps spacing instead of sliding by each lateness."""
     cps = 10.0
-    board = make_board(clean, cps=cps)
-    tenant = uuid.uuid4()
-    for _ in range(6):
-        await post(board, tenant, "medium")
-    sends: list[int] = []
-    while len(sends) < 6:
-        result = await next_claim(board)
-        if isinstance(result, NoClaim):
-            await asyncio.sleep(result.wait_ms / 1000 + 0.04)  # 40 ms late, every time
-            continue
-        sends.append(result.send_ms)
+    sends = await _send_times(make_board(clean, cps=cps), 6, late_s=0.04)  # 40 ms late each time
     gaps = [b - a for a, b in itertools.pairwise(sends)]
     interval = send_interval_ms(cps)
     assert all(interval - 1 <= gap <= interval + 1 for gap in gaps), gaps

@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -62,7 +62,7 @@ from leadwire.leads.urgency import UrgencyResult, urgency_of
 from leadwire.platform.classify import classify
 from leadwire.platform.db import utcnow
 from leadwire.platform.errors import ErrorClass, ExternalServiceError, LeadwireError
-from leadwire.platform.jobs import enqueue_after_commit, job_key, unit_of_work
+from leadwire.platform.jobs import AfterCommit, enqueue_after_commit, job_key, unit_of_work
 from leadwire.platform.observability import lead_id_var, tenant_id_var
 from leadwire.platform.queues import intake_queue
 from leadwire.platform.retry import backoff_delay
@@ -88,7 +88,6 @@ log = logging.getLogger("leadwire.leads")
 ROUTE_TASK = "dialer.route"
 ENRICHER = "enricher"
 ROUTER = "lead_router"
-AfterCommit = Callable[[], Awaitable[None]]
 
 
 class LeadRouter(Protocol):
@@ -97,7 +96,7 @@ class LeadRouter(Protocol):
 
     def __call__(
         self, state: AppState, session: AsyncSession, lead: Lead, /, *, now: datetime
-    ) -> Awaitable[Callable[[], Awaitable[None]] | None]: ...
+    ) -> Awaitable[AfterCommit | None]: ...
 
 
 FETCH_BASE_S = 5.0
@@ -459,13 +458,7 @@ async def _hand_off_fetched(
         )
         if not stored:
             return "superseded"
-        await repository.add_event(
-            session,
-            tenant_id=lead.tenant_id,
-            lead_id=lead.id,
-            kind="lead.fetched",
-            data={"provider": lead.source, "phone_valid": normalized.phone.valid},
-        )
+        await _add_fetched_event(session, lead, normalized)
         enqueue_after_commit(
             session,
             queue=process_lane(LeadStatus.ACCEPTED.value, priority),
@@ -477,6 +470,16 @@ async def _hand_off_fetched(
             lead_id=str(lead.id),
         )
     return "fetched"
+
+
+async def _add_fetched_event(session: AsyncSession, lead: Lead, normalized: NormalizedLead) -> None:
+    await repository.add_event(
+        session,
+        tenant_id=lead.tenant_id,
+        lead_id=lead.id,
+        kind="lead.fetched",
+        data={"provider": lead.source, "phone_valid": normalized.phone.valid},
+    )
 
 
 class _RoutingFailed(Exception):
@@ -526,13 +529,7 @@ async def _write(
     after_commit: AfterCommit | None = None
     values: dict[str, Any] = lead_columns(normalized) if fetched else {}
     if fetched:
-        await repository.add_event(
-            session,
-            tenant_id=tenant_uuid,
-            lead_id=lead_uuid,
-            kind="lead.fetched",
-            data={"provider": lead.source, "phone_valid": normalized.phone.valid},
-        )
+        await _add_fetched_event(session, lead, normalized)
     if normalized.rejection is not None:
         await repository.update_lead(
             session,

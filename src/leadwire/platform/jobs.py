@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,9 @@ from leadwire.platform.state import AppState
 log = logging.getLogger("leadwire.jobs")
 
 _PENDING = "leadwire.after_commit"
+
+AfterCommit = Callable[[], Awaitable[None]]
+"""What a caller of a unit of work runs once it has committed (posting to Redis, say)."""
 
 
 @dataclass(frozen=True)

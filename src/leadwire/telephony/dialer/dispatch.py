@@ -286,7 +286,9 @@ async def _dial_transaction(
     return ("gone", True)
 
 
-def _prepared_from(call: Call, lead: Lead | None, claim: Claim, *, recovery: bool) -> Prepared:
+def _prepared_from(
+    call: Call, lead: Lead | None, claim: Claim, *, recovery: bool, max_call_s: int | None = None
+) -> Prepared:
     return Prepared(
         call_id=call.id,
         tenant_id=call.tenant_id,
@@ -298,6 +300,7 @@ def _prepared_from(call: Call, lead: Lead | None, claim: Claim, *, recovery: boo
         started_at=call.started_at,
         received_at=lead.received_at if lead is not None else call.started_at,
         recovery=recovery,
+        max_call_s=max_call_s,
     )
 
 
@@ -468,9 +471,9 @@ async def _record_attempt(
             "seq": claim.seq,
         },
     )
-    prepared = _prepared_from(call, lead, claim, recovery=False)
-    prepared.max_call_s = settings.agent.max_call_seconds
-    return prepared
+    return _prepared_from(
+        call, lead, claim, recovery=False, max_call_s=settings.agent.max_call_seconds
+    )
 
 
 async def _wait_for_send(state: AppState, send_ms: int) -> int:

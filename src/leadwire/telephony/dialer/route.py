@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +14,7 @@ from leadwire.leads import repository as leads_repo
 from leadwire.leads.models import Lead, LeadStatus
 from leadwire.platform.db import utcnow
 from leadwire.platform.flags import read_flags
-from leadwire.platform.jobs import enqueue_after_commit, job_key, unit_of_work
+from leadwire.platform.jobs import AfterCommit, enqueue_after_commit, job_key, unit_of_work
 from leadwire.platform.state import AppState
 from leadwire.telephony import calls
 from leadwire.telephony.dialer.common import (
@@ -36,8 +35,6 @@ from leadwire.tenants.models import Tenant
 from leadwire.tenants.service import effective_settings
 
 log = logging.getLogger("leadwire.telephony.dialer")
-
-AfterCommit = Callable[[], Awaitable[None]]
 
 # ---- 1. route ---------------------------------------------------------------------------------
 
