@@ -337,12 +337,19 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
     lead_id_var.set(lead_id)
     # The dialer's route step when the composition root plugged it in (see the docstring).
     router: LeadRouter | None = state.services.get(ROUTER)
+    lead: Lead | None
     if _enriches_in_process(state):
-        done = await _process_in_one(state, tenant_uuid, lead_uuid, router=router)
-        if done is not None:
-            return done
-    async with state.sessions() as session:
-        lead = await repository.get_lead(session, tenant_id=tenant_uuid, lead_id=lead_uuid)
+        try:
+            read = await _process_in_one(state, tenant_uuid, lead_uuid, router=router)
+        except _RoutingFailed as failed:
+            _log_routing_failure(failed)
+            read = await _process_in_one(state, tenant_uuid, lead_uuid, router=None)
+        if isinstance(read, str):
+            return read
+        lead = read  # not for this path (a fetch, or nothing to do): its read serves below
+    else:
+        async with state.sessions() as session:
+            lead = await repository.get_lead(session, tenant_id=tenant_uuid, lead_id=lead_uuid)
     if lead is None:
         return "missing"
     if lead.status == LeadStatus.READY.value:
@@ -378,10 +385,14 @@ async def process(ctx: dict[str, Any], *, tenant_id: str, lead_id: str) -> str:
     try:
         return await _store(state, outcome, router=router)
     except _RoutingFailed as failed:
-        # The routing rolled the whole transaction back: store the lead ready without it, and
-        # leave the routing to its own job (as without a router).
-        log.warning("routing a ready lead failed; its route job is queued", exc_info=failed)
+        _log_routing_failure(failed)
         return await _store(state, outcome, router=None)
+
+
+def _log_routing_failure(failed: _RoutingFailed) -> None:
+    # The routing rolled the whole transaction back: the lead is stored ready without it and
+    # the routing left to its own job (as without a router).
+    log.warning("routing a ready lead failed; its route job is queued", exc_info=failed)
 
 
 def _enriches_in_process(state: AppState) -> bool:
@@ -392,27 +403,24 @@ def _enriches_in_process(state: AppState) -> bool:
 
 async def _process_in_one(
     state: AppState, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, router: LeadRouter | None
-) -> str | None:
+) -> str | Lead | None:
     """A lead that came with its fields, when nothing outside must be asked (enrichment runs
-    here): read, decide and write it in one transaction, its row locked throughout. None: the
-    lead needs the other path (a fetch, or a routing that failed and was rolled back)."""
+    here): read, decide and write it in one transaction, its row locked throughout; returns
+    what the job did. Any other lead is returned as read (None: there is none), for the
+    other path. Raises `_RoutingFailed` (all rolled back) when the router failed."""
     after_commit: AfterCommit | None = None
-    try:
-        async with unit_of_work(state) as session:
-            lead = await repository.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
-            if lead is None or lead.status != LeadStatus.ACCEPTED.value:
-                return None
-            tenant = await tenant_by_id(state, tenant_id)
-            if tenant is None:
-                return "missing"
-            normalized = normalize(
-                inbound_of(lead), default_region=tenant.default_region, field_map=tenant.field_map
-            )
-            outcome = await _decide(state, lead, normalized, urgency_of(normalized))
-            result, after_commit = await _write(state, session, lead, outcome, router=router)
-    except _RoutingFailed as failed:
-        log.warning("routing a ready lead failed; its route job is queued", exc_info=failed)
-        return None
+    async with unit_of_work(state) as session:
+        lead = await repository.lock_lead(session, tenant_id=tenant_id, lead_id=lead_id)
+        if lead is None or lead.status != LeadStatus.ACCEPTED.value:
+            return lead
+        tenant = await tenant_by_id(state, tenant_id)
+        if tenant is None:
+            return "missing"
+        normalized = normalize(
+            inbound_of(lead), default_region=tenant.default_region, field_map=tenant.field_map
+        )
+        outcome = await _decide(state, lead, normalized, urgency_of(normalized))
+        result, after_commit = await _write(state, session, lead, outcome, router=router)
     if after_commit is not None:
         await after_commit()
     return result
